@@ -1,0 +1,1 @@
+"""Benchmarks, the bench flow and the local sshd fleet used by tests, demo and bench."""

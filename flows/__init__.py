@@ -1,0 +1,1 @@
+"""Prefect flows: thin wrappers that call into probes and warehouse."""

@@ -1,0 +1,126 @@
+"""Probe one server: the selected probes' sections in ONE command, parsed per section."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+
+from probes import PROBES
+from probes.errors import HostUnreachable, ProbeFailure
+from probes.inventory import Server
+from probes.script import Section, build_command, new_marker, split_output
+from probes.ssh import Transport
+
+RAW_TEXT_KEPT = 2000  # characters of a failed section's text kept with its error
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """One server's outcome of one probe run: its facts, or why there are none."""
+
+    server: str
+    started_at: datetime
+    wall_ms: float
+    connections: int
+    reachable: bool
+    reason: str | None = None
+    error: str | None = None
+    facts: Mapping[str, object] = field(default_factory=dict)  # probe name -> record
+    section_errors: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def down(cls, failure: ProbeFailure) -> ServerResult:
+        return cls(
+            server=failure.server,
+            started_at=failure.started_at or utcnow(),
+            wall_ms=failure.wall_ms,
+            connections=failure.connections,
+            reachable=False,
+            reason=failure.reason,
+            error=failure.detail,
+        )
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo: the warehouse stores naive UTC timestamps."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def sections_of(probes: Sequence[ModuleType]) -> dict[str, str]:
+    """{``probe.section``: command} for the given probes, in registry order."""
+    return {f"{p.NAME}.{name}": spec.command for p in probes for name, spec in p.SECTIONS.items()}
+
+
+def parse_sections(
+    probes: Sequence[ModuleType], sections: Mapping[str, Section]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Run each section's parser; return (facts per probe, errors per section).
+
+    This is the section boundary: a parser that raises, for any reason, costs
+    only its own section, and the error keeps the start of the raw text.
+    """
+    facts: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for probe in probes:
+        parsed: dict[str, object] = {}
+        for name, spec in probe.SECTIONS.items():
+            key = f"{probe.NAME}.{name}"
+            section = sections.get(key)
+            if section is None:
+                errors[key] = "missing: the section never started (output cut short?)"
+            elif not section.complete:
+                errors[key] = "incomplete: the section did not finish (timeout or output cap)"
+            elif section.exit_status != 0:
+                errors[key] = f"exit {section.exit_status}: {section.stderr.strip()[:500]}"
+            else:
+                try:
+                    parsed[name] = spec.parse(section.text)
+                except Exception as e:  # noqa: BLE001 (the boundary: keep the rest of the probe)
+                    errors[key] = (
+                        f"parse error: {type(e).__name__}: {e}; "
+                        f"text: {section.text[:RAW_TEXT_KEPT]!r}"
+                    )
+        facts[probe.NAME] = probe.assemble(parsed)
+    return facts, errors
+
+
+def probe_server(
+    server: Server, transport: Transport, probes: Sequence[ModuleType] = PROBES
+) -> ServerResult:
+    """Probe ``server`` over one SSH connection. Raises ProbeFailure when unreachable."""
+    started_at, t0 = utcnow(), time.perf_counter()
+    marker = new_marker()
+    settings = transport.settings
+    command = build_command(
+        sections_of(probes),
+        marker,
+        timeout_s=max(1.0, settings.command_timeout_s - 2),
+        output_cap_bytes=settings.output_cap_bytes,
+    )
+    try:
+        remote = transport.run(server, command)
+        sections = split_output(remote.stdout, marker)
+        if not sections:
+            raise HostUnreachable(
+                server.name,
+                f"the command printed no sections (exit {remote.exit_status}): "
+                f"{remote.stderr.strip()[:500] or 'no stderr'}",
+                "exit-status",
+            )
+    except ProbeFailure as failure:
+        failure.started_at = started_at
+        failure.wall_ms = (time.perf_counter() - t0) * 1000
+        raise
+    facts, errors = parse_sections(probes, sections)
+    return ServerResult(
+        server=server.name,
+        started_at=started_at,
+        wall_ms=remote.wall_ms,
+        connections=remote.connections,
+        reachable=True,
+        facts=facts,
+        section_errors=errors,
+    )

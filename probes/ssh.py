@@ -1,0 +1,306 @@
+"""SSH transport over Fabric: one call = one fresh connection = one full handshake.
+
+There is no connection cache. Every ``Transport.run`` opens a new TCP
+connection, does the whole SSH key exchange and authentication, runs ONE
+command and closes. That costs ~125 ms of wall time on loopback and far more
+across a WAN, so batching is the caller's rule: build one combined command
+(probes/script.py) per server per probe run, never one call per shell command.
+
+What this module guarantees:
+
+- Host keys are verified against known_hosts (parsed once per Transport).
+  Fabric's default of accepting any key is replaced: an unknown or changed key
+  raises HostKeyRejected. ``accept-new`` mode records unknown keys on first
+  contact (like OpenSSH's StrictHostKeyChecking=accept-new) and still refuses
+  changed ones.
+- Connect, banner and auth timeouts and a command timeout are enforced.
+- Private keys are read and decrypted once per Transport (once per flow run),
+  then handed to paramiko as ``pkey``; ``~/.ssh/config`` (Host aliases, User,
+  Port, IdentityFile, ProxyJump) is honoured as Fabric reads it.
+- Every connection opened, ProxyJump hops included, is counted in
+  ``CONNECTIONS``, so tests and the bench can assert how many were made.
+- paramiko, Fabric and socket exceptions become the named errors of
+  probes/errors.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fabric
+import invoke
+import paramiko
+
+from probes.errors import (
+    AuthFailed,
+    CommandTimedOut,
+    HostKeyRejected,
+    HostUnreachable,
+    KeyLoadError,
+    ProbeFailure,
+)
+from probes.inventory import Server
+
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+PASSPHRASE_ENV = "MAST_SSH_KEY_PASSPHRASE"
+
+
+class ConnectionCounter:
+    """A thread-safe count of SSH connections opened by this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self._count += n
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._count
+
+
+CONNECTIONS = ConnectionCounter()
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """Transport settings; ``from_env`` reads the MAST_SSH_* variables."""
+
+    connect_timeout_s: float = 10.0
+    command_timeout_s: float = 30.0
+    known_hosts: str = DEFAULT_KNOWN_HOSTS
+    host_key_policy: str = "strict"  # or "accept-new"
+    output_cap_bytes: int = 8 * 1024 * 1024
+    ssh_config: str | None = None  # None: ~/.ssh/config and /etc/ssh/ssh_config
+    passphrase: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.host_key_policy not in ("strict", "accept-new"):
+            raise ValueError(
+                f"host key policy {self.host_key_policy!r}: use 'strict' or 'accept-new'"
+            )
+
+    @classmethod
+    def from_env(cls, known_hosts: str | None = None) -> SshSettings:
+        env = os.environ
+        return cls(
+            connect_timeout_s=float(env.get("MAST_SSH_CONNECT_TIMEOUT", cls.connect_timeout_s)),
+            command_timeout_s=float(env.get("MAST_SSH_COMMAND_TIMEOUT", cls.command_timeout_s)),
+            known_hosts=env.get("MAST_KNOWN_HOSTS") or known_hosts or DEFAULT_KNOWN_HOSTS,
+            host_key_policy=env.get("MAST_HOST_KEY_POLICY", cls.host_key_policy),
+            output_cap_bytes=int(env.get("MAST_OUTPUT_CAP_BYTES", cls.output_cap_bytes)),
+            ssh_config=env.get("MAST_SSH_CONFIG"),
+            passphrase=env.get(PASSPHRASE_ENV),
+        )
+
+
+@dataclass(frozen=True)
+class RemoteResult:
+    """What one command printed, and what the connection cost."""
+
+    stdout: str
+    stderr: str
+    exit_status: int
+    wall_ms: float
+    connections: int
+
+
+class KeyRing:
+    """Private keys, each read and decrypted once, shared by every connection."""
+
+    def __init__(self, passphrase: str | None = None) -> None:
+        self._passphrase = passphrase
+        self._keys: dict[str, paramiko.PKey] = {}
+        self._lock = threading.Lock()
+        self.decrypts = 0
+
+    def load(self, path: str) -> paramiko.PKey:
+        path = os.path.expanduser(path)
+        with self._lock:
+            if path not in self._keys:
+                try:
+                    self._keys[path] = paramiko.PKey.from_path(
+                        path, self._passphrase.encode() if self._passphrase else None
+                    )
+                except (paramiko.PasswordRequiredException, TypeError) as e:
+                    # paramiko >= 3.2 lets cryptography's TypeError through for this
+                    if isinstance(e, TypeError) and "password" not in str(e):
+                        raise
+                    raise KeyLoadError(
+                        f"{path} is encrypted: set {PASSPHRASE_ENV} to its passphrase"
+                    ) from None
+                except (OSError, paramiko.SSHException, ValueError) as e:
+                    raise KeyLoadError(f"cannot load private key {path}: {e}") from None
+                self.decrypts += 1
+            return self._keys[path]
+
+
+class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """Called by paramiko only for hosts that known_hosts does not list."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def missing_host_key(self, client, hostname, key) -> None:  # noqa: ANN001 (paramiko API)
+        self._transport._unknown_host_key(hostname, key)
+
+
+class Transport:
+    """Runs one command per connection on servers of the inventory."""
+
+    def __init__(self, settings: SshSettings | None = None) -> None:
+        self.settings = settings or SshSettings.from_env()
+        self.keys = KeyRing(self.settings.passphrase)
+        # Reads ~/.ssh/config (or MAST_SSH_CONFIG) once, for every connection.
+        self._config = fabric.Config(runtime_ssh_path=self.settings.ssh_config)
+        self._known_hosts_path = Path(os.path.expanduser(self.settings.known_hosts))
+        self._known = paramiko.HostKeys()
+        if self._known_hosts_path.exists():
+            self._known.load(str(self._known_hosts_path))
+        self._known_lock = threading.Lock()
+        self._policy = _HostKeyPolicy(self)
+
+    # -- host keys --------------------------------------------------------
+    def _unknown_host_key(self, hostname: str, key: paramiko.PKey) -> None:
+        if self.settings.host_key_policy != "accept-new":
+            raise _UnknownHostKey(
+                f"host key of {hostname} is not in {self._known_hosts_path}; "
+                f"verify it and add it (ssh-keyscan), or set MAST_HOST_KEY_POLICY=accept-new"
+            )
+        with self._known_lock:
+            known = self._known.lookup(hostname)
+            if known is not None:  # another thread recorded it meanwhile
+                if known.get(key.get_name()) != key:
+                    raise _UnknownHostKey(f"host key of {hostname} changed during the run")
+                return
+            self._known.add(hostname, key.get_name(), key)
+            self._known_hosts_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._known_hosts_path, "a") as f:
+                f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+    def _harden(self, conn: fabric.Connection, server: Server | None) -> int:
+        """Verify host keys, use pre-loaded keys; return the number of hops opened."""
+        name = conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"
+        conn.client.set_missing_host_key_policy(self._policy)
+        known = self._known.lookup(name)
+        if known is not None:
+            for keytype, key in known.items():
+                conn.client.get_host_keys().add(name, keytype, key)
+        identities = (
+            [server.identity_file]
+            if server is not None and server.identity_file
+            else list(conn.ssh_config.get("identityfile", []))
+        )
+        if not identities:
+            identities = [p for p in DEFAULT_IDENTITIES if os.path.exists(os.path.expanduser(p))]
+        conn.connect_kwargs.pop("key_filename", None)
+        if identities:
+            conn.connect_kwargs["pkey"] = self.keys.load(identities[0])
+            conn.connect_kwargs["look_for_keys"] = False
+        timeout = self.settings.connect_timeout_s
+        conn.connect_kwargs.update(banner_timeout=timeout, auth_timeout=timeout)
+        hops = 1
+        if isinstance(conn.gateway, fabric.Connection):
+            hops += self._harden(conn.gateway, None)
+        return hops
+
+    # -- running ----------------------------------------------------------
+    def connection(self, server: Server) -> tuple[fabric.Connection, int]:
+        conn = fabric.Connection(
+            server.host,
+            user=server.user,
+            port=server.port,
+            config=self._config,
+            connect_timeout=max(1, round(self.settings.connect_timeout_s)),
+        )
+        return conn, self._harden(conn, server)
+
+    def run(self, server: Server, command: str, timeout_s: float | None = None) -> RemoteResult:
+        """Open a connection, run ``command``, close. Raises a ProbeFailure subclass."""
+        timeout_s = timeout_s or self.settings.command_timeout_s
+        started = time.perf_counter()
+        try:
+            conn, hops = self.connection(server)
+        except KeyLoadError as e:
+            raise AuthFailed(server.name, str(e)) from None
+        CONNECTIONS.add(hops)
+        try:
+            try:
+                conn.open()
+            except Exception as e:  # translated here, at the boundary, and only here
+                raise translate_connect_error(server.name, e) from e
+            try:
+                result = conn.run(
+                    command,
+                    hide=True,
+                    warn=True,
+                    in_stream=False,
+                    timeout=timeout_s,
+                    encoding="utf-8",
+                )
+            except invoke.exceptions.CommandTimedOut:
+                raise CommandTimedOut(
+                    server.name, f"command did not finish within {timeout_s:g} s"
+                ) from None
+            except (paramiko.SSHException, OSError, EOFError) as e:
+                raise HostUnreachable(
+                    server.name, f"connection lost during the command: {e}", "reset", True
+                ) from e
+        except ProbeFailure as failure:
+            failure.connections = hops
+            raise
+        finally:
+            conn.close()
+        return RemoteResult(
+            stdout=result.stdout,
+            stderr=result.stderr,
+            exit_status=result.exited,
+            wall_ms=(time.perf_counter() - started) * 1000,
+            connections=hops,
+        )
+
+
+class _UnknownHostKey(paramiko.SSHException):
+    """Raised inside paramiko's connect by our host key policy."""
+
+
+def translate_connect_error(server: str, e: BaseException) -> ProbeFailure:
+    """The named error for an exception raised while connecting to ``server``."""
+    if isinstance(e, ProbeFailure):
+        return e
+    if isinstance(e, _UnknownHostKey):
+        return HostKeyRejected(server, str(e))
+    if isinstance(e, paramiko.BadHostKeyException):
+        return HostKeyRejected(
+            server,
+            f"host key CHANGED: the server offered {e.key.get_name()} {e.key.fingerprint}, "
+            "known_hosts has another; if the server was rebuilt, replace its known_hosts line",
+        )
+    if isinstance(e, paramiko.AuthenticationException):
+        return AuthFailed(server, f"authentication refused: {e}")
+    if isinstance(e, socket.gaierror):
+        return HostUnreachable(server, f"cannot resolve host name: {e.strerror}", "dns")
+    if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
+        return HostUnreachable(server, f"connection refused: {e}", "refused")
+    if isinstance(e, ConnectionRefusedError):
+        return HostUnreachable(server, "connection refused", "refused")
+    if isinstance(e, socket.timeout | TimeoutError):
+        return HostUnreachable(server, "connect timed out", "timeout", transient=True)
+    if isinstance(e, paramiko.SSHException) and "banner" in str(e).lower():
+        return HostUnreachable(server, f"no SSH banner: {e}", "banner", transient=True)
+    if isinstance(e, ConnectionResetError | EOFError | BrokenPipeError):
+        return HostUnreachable(server, f"connection reset: {e}", "reset", transient=True)
+    if isinstance(e, OSError):
+        return HostUnreachable(server, f"network error: {e.strerror or e}", "network")
+    if isinstance(e, paramiko.SSHException):
+        return HostUnreachable(server, f"SSH error: {e}", "ssh")
+    return HostUnreachable(server, f"{type(e).__name__}: {e}", "error")
