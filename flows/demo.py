@@ -21,7 +21,16 @@ def print_status(console: Console) -> None:
     from warehouse.queries import server_status
 
     table = Table(title="server_status")
-    for col in ("server", "reachable", "os_name", "ncpu", "cpu_pct", "mem_available", "load1", "error"):
+    for col in (
+        "server",
+        "reachable",
+        "os_name",
+        "ncpu",
+        "cpu_pct",
+        "mem_available",
+        "load1",
+        "error",
+    ):
         table.add_column(col)
     for row in server_status().itertuples():
         table.add_row(
@@ -38,7 +47,9 @@ def print_status(console: Console) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.demo", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--servers", type=int, default=5, help="demo fleet size (default 5)")
     parser.add_argument("--dir", default="demo", help="where the demo keeps its files")
     args = parser.parse_args(argv)
@@ -48,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         inventory = fleet.write_inventory(root / "fleet.yaml")
         os.environ["MAST_INVENTORY"] = str(inventory)
         os.environ.setdefault("MAST_DB", str(root / "mast.duckdb"))
-        console.print(f"demo fleet: {args.servers} sshd servers on 127.0.0.1, inventory {inventory}")
+        console.print(
+            f"demo fleet: {args.servers} sshd servers on 127.0.0.1, inventory {inventory}"
+        )
         from flows.tick import tick
 
         tick()
