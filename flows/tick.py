@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -42,6 +43,22 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+# One Transport per flow run, so private keys are decrypted once per run. Tasks
+# look it up by run id instead of receiving it as a parameter: Prefect inspects
+# task parameters (and a distributed runner would pickle them), and a Transport
+# holds decrypted keys and an invoke Config that do not survive either.
+_TRANSPORTS: dict[str, Transport] = {}
+_TRANSPORTS_LOCK = threading.Lock()
+
+
+def transport_for(run_id: str, known_hosts: str | None = None) -> Transport:
+    """The Transport of flow run ``run_id``, made on first use from the MAST_SSH_* settings."""
+    with _TRANSPORTS_LOCK:
+        if run_id not in _TRANSPORTS:
+            _TRANSPORTS[run_id] = Transport(SshSettings.from_env(known_hosts=known_hosts))
+        return _TRANSPORTS[run_id]
+
+
 @task(
     task_run_name="probe {server.name}",
     retries=2,
@@ -50,9 +67,9 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     retry_condition_fn=_transient,
     cache_policy=NO_CACHE,
 )
-def probe(server: Server, transport: Transport) -> ServerResult:
+def probe(server: Server, run_id: str, known_hosts: str | None) -> ServerResult:
     """One server, one connection; raises ProbeFailure (a Failed task) when unreachable."""
-    return probe_server(server, transport)
+    return probe_server(server, transport_for(run_id, known_hosts))
 
 
 @task(cache_policy=NO_CACHE)
@@ -71,17 +88,23 @@ def tick(servers: list[str] | None = None, tags: list[str] | None = None) -> dic
     logger = get_run_logger()
     inventory = load_inventory()
     selected = inventory.select(servers, tags)
-    transport = Transport(SshSettings.from_env(known_hosts=inventory.known_hosts))
+    run_id = _tick_id()
     started_at = utcnow()
-    futures = [probe.submit(s, transport) for s in selected]
     results = []
-    for server, future in zip(selected, futures, strict=True):
-        try:
-            results.append(future.result())
-        except ProbeFailure as failure:
-            logger.warning("%s unreachable (%s): %s", server.name, failure.reason, failure.detail)
-            results.append(ServerResult.down(failure))
-    landed = land(_tick_id(), started_at, selected, results)
+    try:
+        futures = [probe.submit(s, run_id, inventory.known_hosts) for s in selected]
+        for server, future in zip(selected, futures, strict=True):
+            try:
+                results.append(future.result())
+            except ProbeFailure as failure:
+                logger.warning(
+                    "%s unreachable (%s): %s", server.name, failure.reason, failure.detail
+                )
+                results.append(ServerResult.down(failure))
+    finally:
+        with _TRANSPORTS_LOCK:
+            _TRANSPORTS.pop(run_id, None)
+    landed = land(run_id, started_at, selected, results)
     down = [r.server for r in results if not r.reachable]
     logger.info(
         "tick landed: %d servers, %d reachable%s",
