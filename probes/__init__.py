@@ -1,10 +1,17 @@
 """Probing: transport, the combined command, and one module per probe.
 
-PROBES is the one registry of the probes a tick runs. The combined command and
-the dispatch of its sections to parsers are both built from it; nothing scans
-folders or derives names.
+The registry is explicit: tuples of probe modules, no folder scanning or
+derived names. The combined command and the dispatch of its sections to
+parsers are both built from the tuple a flow passes.
+
+- ``TICK_PROBES``: what every tick runs on every server, in ONE command
+  (the system probe, and the app probe for the releases the server declares).
+- ``PATCH_PROBES``: what the patch scan runs, in ONE command of its own
+  (``apt-get update`` is too heavy for every tick).
 """
 
-from probes import system
+from probes import apps, packages, system
 
-PROBES = (system,)
+TICK_PROBES = (system, apps)
+PATCH_PROBES = (packages,)
+PROBES = TICK_PROBES  # the skeleton's name for the tick's probes

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 
-from probes import PROBES
+from probes import TICK_PROBES
 from probes.errors import HostUnreachable, ProbeFailure
 from probes.inventory import Server
+from probes.registry import ProbeContext, ProbeOptions, assemble, section_specs
 from probes.script import Section, build_command, new_marker, split_output
 from probes.ssh import Transport
 
@@ -49,13 +50,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def sections_of(probes: Sequence[ModuleType]) -> dict[str, str]:
-    """{``probe.section``: command} for the given probes, in registry order."""
-    return {f"{p.NAME}.{name}": spec.command for p in probes for name, spec in p.SECTIONS.items()}
+def sections_of(
+    probes: Sequence[ModuleType], context: ProbeContext | None = None
+) -> dict[str, str]:
+    """{``probe.section``: command} for the given probes, in registry order.
+
+    ``context`` (the server and the run's options) is required when a probe is
+    tailored (probes/registry.py).
+    """
+    return {
+        f"{p.NAME}.{name}": spec.command
+        for p in probes
+        for name, spec in section_specs(p, context).items()
+    }
 
 
 def parse_sections(
-    probes: Sequence[ModuleType], sections: Mapping[str, Section]
+    probes: Sequence[ModuleType],
+    sections: Mapping[str, Section],
+    context: ProbeContext | None = None,
 ) -> tuple[dict[str, object], dict[str, str]]:
     """Run each section's parser; return (facts per probe, errors per section).
 
@@ -66,7 +79,7 @@ def parse_sections(
     errors: dict[str, str] = {}
     for probe in probes:
         parsed: dict[str, object] = {}
-        for name, spec in probe.SECTIONS.items():
+        for name, spec in section_specs(probe, context).items():
             key = f"{probe.NAME}.{name}"
             section = sections.get(key)
             if section is None:
@@ -83,19 +96,23 @@ def parse_sections(
                         f"parse error: {type(e).__name__}: {e}; "
                         f"text: {section.text[:RAW_TEXT_KEPT]!r}"
                     )
-        facts[probe.NAME] = probe.assemble(parsed)
+        facts[probe.NAME] = assemble(probe, parsed, context)
     return facts, errors
 
 
 def probe_server(
-    server: Server, transport: Transport, probes: Sequence[ModuleType] = PROBES
+    server: Server,
+    transport: Transport,
+    probes: Sequence[ModuleType] = TICK_PROBES,
+    options: ProbeOptions | None = None,
 ) -> ServerResult:
     """Probe ``server`` over one SSH connection. Raises ProbeFailure when unreachable."""
     started_at, t0 = utcnow(), time.perf_counter()
     marker = new_marker()
     settings = transport.settings
+    context = ProbeContext(server, options or ProbeOptions())
     command = build_command(
-        sections_of(probes),
+        sections_of(probes, context),
         marker,
         timeout_s=max(1.0, settings.command_timeout_s - 2),
         output_cap_bytes=settings.output_cap_bytes,
@@ -114,7 +131,7 @@ def probe_server(
         failure.started_at = started_at
         failure.wall_ms = (time.perf_counter() - t0) * 1000
         raise
-    facts, errors = parse_sections(probes, sections)
+    facts, errors = parse_sections(probes, sections, context)
     return ServerResult(
         server=server.name,
         started_at=started_at,

@@ -95,3 +95,115 @@ def test_select_by_name_and_tag():
     assert [s.name for s in inv.select(["a", "b"], tags=["web"])] == ["a"]
     with pytest.raises(InventoryError, match="unknown server name.*: nope, zz"):
         inv.select(["a", "nope", "zz"])
+
+
+def test_releases_load_with_their_effective_handle():
+    inv = parse_inventory(
+        {
+            "servers": [
+                {
+                    "name": "web-1",
+                    "host": "h",
+                    "releases": [
+                        {"name": "api", "handle": "API.Example.com", "unit": "api.service"},
+                        {"name": "Shop", "container": "shop", "port": 8080},
+                        {"name": "getty", "unit": "getty@tty1.service"},
+                    ],
+                }
+            ]
+        }
+    )
+    api, shop, getty = inv.servers[0].releases
+    assert (api.effective_handle, api.unit, api.container, api.port) == (
+        "api.example.com",
+        "api.service",
+        None,
+        None,
+    )
+    assert (shop.effective_handle, shop.container, shop.port) == ("shop", "shop", 8080)
+    assert getty.unit == "getty@tty1.service"
+
+
+@pytest.mark.parametrize(
+    "releases, message",
+    [
+        pytest.param(
+            [{"name": "api"}], "release 'api' says nothing about how to find it", id="no-locator"
+        ),
+        pytest.param(
+            [{"name": "api", "unit": "api; reboot"}], "unit 'api; reboot'", id="unit-injection"
+        ),
+        pytest.param(
+            [{"name": "api", "container": "$(id)"}], "container '$(id)'", id="container-injection"
+        ),
+        pytest.param(
+            [{"name": "api", "handle": "a b", "port": 80}], "handle 'a b'", id="handle-space"
+        ),
+        pytest.param(
+            [{"name": "api", "unit": "x\\x2d.service"}], "unit 'x\\\\x2d.service'", id="unit-escape"
+        ),
+        pytest.param([{"name": "api", "port": 0}], "releases.0.port", id="port-range"),
+        pytest.param(
+            [{"name": "api", "port": 80, "prot": 81}], "prot: Extra inputs", id="typo-field"
+        ),
+    ],
+)
+def test_bad_releases_fail_naming_the_entry(releases, message):
+    with pytest.raises(InventoryError) as err:
+        parse_inventory({"servers": [{"name": "a", "host": "h", "releases": releases}]})
+    assert "server #1 ('a'): releases.0" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_a_handle_is_unique_across_the_fleet_whatever_its_case():
+    with pytest.raises(InventoryError) as err:
+        parse_inventory(
+            {
+                "servers": [
+                    {"name": "a", "host": "h", "releases": [{"name": "api", "port": 80}]},
+                    {
+                        "name": "b",
+                        "host": "h",
+                        "releases": [{"name": "api-v2", "handle": "API", "unit": "api"}],
+                    },
+                ]
+            }
+        )
+    assert (
+        "release handle 'api' is declared more than once: a (api), b (api-v2); "
+        "a handle (the handle, else the release name, lowercased) must be unique across the fleet"
+    ) in str(err.value)
+
+
+def test_the_same_release_name_under_distinct_handles_is_fine():
+    inv = parse_inventory(
+        {
+            "servers": [
+                {
+                    "name": "a",
+                    "host": "h",
+                    "releases": [{"name": "api", "handle": "a.x", "port": 1}],
+                },
+                {
+                    "name": "b",
+                    "host": "h",
+                    "releases": [{"name": "api", "handle": "b.x", "port": 1}],
+                },
+            ]
+        }
+    )
+    assert [s.releases[0].effective_handle for s in inv.servers] == ["a.x", "b.x"]
+
+
+def test_the_inventory_model_refuses_duplicate_handles_too():
+    from probes.inventory import Inventory
+
+    with pytest.raises(ValueError, match="'x' is declared more than once"):
+        Inventory.model_validate(
+            {
+                "servers": [
+                    {"name": "a", "host": "h", "releases": [{"name": "x", "port": 1}]},
+                    {"name": "b", "host": "h", "releases": [{"name": "X", "port": 2}]},
+                ]
+            }
+        )
