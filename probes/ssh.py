@@ -29,6 +29,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,42 +188,58 @@ class Transport:
             with open(self._known_hosts_path, "a") as f:
                 f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
-    def _harden(self, conn: fabric.Connection, server: Server | None) -> int:
-        """Verify host keys, use pre-loaded keys; return the number of hops opened."""
+    def _identities(self, server: Server | None, ssh_config: Mapping[str, object]) -> list[str]:
+        """Key files for a connection: the inventory's, else ~/.ssh/config's, else ~/.ssh/id_*."""
+        if server is not None and server.identity_file:
+            return [server.identity_file]
+        from_config = list(ssh_config.get("identityfile", []))
+        return from_config or [
+            p for p in DEFAULT_IDENTITIES if os.path.exists(os.path.expanduser(p))
+        ]
+
+    def _connect_kwargs(self, identities: list[str]) -> dict:
+        """paramiko connect() arguments: our timeouts, and a pre-loaded key as ``pkey``."""
+        timeout = self.settings.connect_timeout_s
+        kwargs: dict = {"banner_timeout": timeout, "auth_timeout": timeout}
+        if identities:
+            kwargs.update(pkey=self.keys.load(identities[0]), look_for_keys=False)
+        return kwargs
+
+    def _verify_host_keys(self, conn: fabric.Connection) -> int:
+        """Hand paramiko the known keys of ``conn``'s host (and of its ProxyJump hops, whose
+        keys we also load once); return the number of connections a run opens."""
         name = conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"
         conn.client.set_missing_host_key_policy(self._policy)
         known = self._known.lookup(name)
         if known is not None:
             for keytype, key in known.items():
                 conn.client.get_host_keys().add(name, keytype, key)
-        identities = (
-            [server.identity_file]
-            if server is not None and server.identity_file
-            else list(conn.ssh_config.get("identityfile", []))
-        )
-        if not identities:
-            identities = [p for p in DEFAULT_IDENTITIES if os.path.exists(os.path.expanduser(p))]
+        # Fabric merges ~/.ssh/config's IdentityFile into key_filename, which paramiko
+        # would decrypt again on every connection: we pass the loaded key instead.
         conn.connect_kwargs.pop("key_filename", None)
-        if identities:
-            conn.connect_kwargs["pkey"] = self.keys.load(identities[0])
-            conn.connect_kwargs["look_for_keys"] = False
-        timeout = self.settings.connect_timeout_s
-        conn.connect_kwargs.update(banner_timeout=timeout, auth_timeout=timeout)
-        hops = 1
         if isinstance(conn.gateway, fabric.Connection):
-            hops += self._harden(conn.gateway, None)
-        return hops
+            hop = conn.gateway
+            hop.connect_timeout = conn.connect_timeout
+            hop.connect_kwargs.update(self._connect_kwargs(self._identities(None, hop.ssh_config)))
+            return 1 + self._verify_host_keys(hop)
+        return 1
 
     # -- running ----------------------------------------------------------
     def connection(self, server: Server) -> tuple[fabric.Connection, int]:
+        """A configured, unopened Connection to ``server`` and how many hops it will open."""
+        lookup = self._config.base_ssh_config.lookup(server.host)
+        # A connect_kwargs dict of our own: given none, Fabric would hand out the shared
+        # config's, and every connection's key and settings would be written into it
+        # (and invoke's config re-merges on every write, racing the other threads).
         conn = fabric.Connection(
             server.host,
             user=server.user,
             port=server.port,
             config=self._config,
             connect_timeout=max(1, round(self.settings.connect_timeout_s)),
+            connect_kwargs=self._connect_kwargs(self._identities(server, lookup)),
         )
-        return conn, self._harden(conn, server)
+        return conn, self._verify_host_keys(conn)
 
     def run(self, server: Server, command: str, timeout_s: float | None = None) -> RemoteResult:
         """Open a connection, run ``command``, close. Raises a ProbeFailure subclass."""

@@ -125,3 +125,28 @@ def test_proxyjump_hop_is_verified_and_counted(fleet, tmp_path):
     assert result.stdout == "through\n" and result.connections == 2
     # Two handshakes: one to the hop, one to the target tunnelled through it.
     assert fleet.connections_by_port() - before == {jump["port"]: 1, target["port"]: 1}
+
+
+def test_connections_never_write_into_the_shared_config(fleet, broken_entries):
+    """Each connection's key stays its own: Fabric hands out the shared config's
+    connect_kwargs unless given a dict, and invoke re-merges the whole config on
+    every write, which corrupted it under a tick's threads."""
+    entries, known_hosts = broken_entries
+    transport = Transport(SshSettings(known_hosts=str(known_hosts)))
+    wrong_key, good = server(entries[1]), server(entry_of(fleet))
+    conn_a, _ = transport.connection(wrong_key)
+    conn_b, _ = transport.connection(good)
+    assert conn_a.connect_kwargs["pkey"] != conn_b.connect_kwargs["pkey"]
+    assert dict(transport._config.connect_kwargs) == {}
+
+
+def test_many_concurrent_runs_on_one_transport(fleet):
+    """One Transport serves a whole tick's thread pool; nothing in it may be shared unsafely."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    transport = Transport(SshSettings(known_hosts=str(fleet.known_hosts)))
+    targets = [server(e) for e in fleet.server_entries()] * 16
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        outputs = list(pool.map(lambda s: transport.run(s, f"echo {s.port}").stdout, targets))
+    assert outputs == [f"{s.port}\n" for s in targets]
+    assert transport.keys.decrypts == 1
