@@ -8,7 +8,9 @@ accepted can be counted on the server side.
 
 Run as root, sshd logs in a dedicated unprivileged user (``mast``, created on
 first use, with an empty ~/.bashrc since bash runs it for every SSH command);
-run as anyone else, it can only log in that same user.
+run as anyone else, it can only log in that same user. A fleet made with
+``root_login=True`` (by root only) logs in root itself, for the privileged
+steps of the patch scan.
 """
 
 from __future__ import annotations
@@ -118,11 +120,14 @@ class LocalFleet:
     passphrase: str = ""
     max_startups: str = "200:30:400"
     force_command: str | None = None
+    root_login: bool = False  # log in as root (only when run as root), for privileged probes
     sshds: list[Sshd] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        self.user = login_user()
+        if self.root_login and os.geteuid() != 0:
+            raise RuntimeError("a root_login fleet must be started by root")
+        self.user = "root" if self.root_login else login_user()
         self.client_key = self.root / "id_ed25519"
         self.known_hosts = self.root / "known_hosts"
         self.host_key = self.root / "ssh_host_ed25519_key"

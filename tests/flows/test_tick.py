@@ -95,3 +95,48 @@ def test_tick_one_connection_per_server_and_every_failure_classified(fleet, tick
         (runs,) = con.execute("SELECT count(*) FROM probe_runs").fetchone()
         (ticks,) = con.execute("SELECT count(*) FROM ticks").fetchone()
     assert (runs, ticks) == (14, 2)
+
+
+def test_the_app_probe_rides_in_the_same_one_connection(fleet, tmp_path, monkeypatch):
+    from flows.tick import tick
+
+    entries = fleet.server_entries()
+    entries[0]["releases"] = [
+        {"name": "sshd", "handle": "SSH.example.test", "port": entries[0]["port"]},
+        {"name": "closed", "port": 1},
+    ]
+    entries[1]["releases"] = [{"name": "api", "unit": "mast-no-such-unit.service"}]
+    entries[2]["releases"] = [{"name": "web", "container": "mast-no-such-container", "port": 1}]
+    inventory = tmp_path / "fleet.yaml"
+    inventory.write_text(
+        yaml.safe_dump({"known_hosts": str(fleet.known_hosts), "servers": entries})
+    )
+    monkeypatch.setenv("MAST_INVENTORY", str(inventory))
+    monkeypatch.setenv("MAST_DB", str(tmp_path / "mast.duckdb"))
+
+    before = fleet.connections_by_port()
+    landed = tick()
+    # Counted by sshd itself: still exactly one connection per server, apps included.
+    assert fleet.connections_by_port() - before == {port: 1 for port in fleet.ports}
+    with reader(tmp_path / "mast.duckdb") as con:
+        apps = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "SELECT handle, server, status, port_listening, conditions FROM app_status"
+            ).fetchall()
+        }
+        (errors,) = con.execute(
+            "SELECT count(*) FROM probe_runs WHERE section_errors::VARCHAR <> '{}'"
+        ).fetchone()
+    assert errors == 0
+    assert apps["ssh.example.test"] == ("srv-1", "running", True, None)
+    assert apps["closed"][:3] == ("srv-1", "stopped", False)
+    assert apps["api"][0] == "srv-2" and apps["api"][1] in ("unknown", "missing")
+    assert apps["web"][0] == "srv-3" and apps["web"][2] is False
+    assert [(e.kind, e.subject) for e in landed["events"]] == [("app.stopped", "closed")] + (
+        [("app.stopped", "web")] if apps["web"][1] == "stopped" else []
+    )
+    assert [a["handle"] for a in landed["apps"]] == ["ssh.example.test", "closed", "api", "web"]
+
+    landed = tick()
+    assert landed["events"] == ()  # nothing changed, nothing said
