@@ -120,8 +120,9 @@ def audit_events(
     offset: int = 0,
     path: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """One page of the audit feed, newest first, optionally of one server and/or kind:
-    server, kind, occurred_at, before, after, detail, and ``total`` (matching events)."""
+    """One page of the audit feed (migration 003), newest first, optionally of one server
+    and/or one kind (``server.down``, ...): event_id, occurred_at, server, kind, subject
+    (the release of app events), before, after, detail, and ``total`` (matching events)."""
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise ValueError(f"a page is 1 to {MAX_PAGE} events from an offset of 0 or more")
     params = {"server": server, "kind": kind, "limit": limit, "offset": offset}

@@ -12,7 +12,7 @@ from probes.inventory import Server
 from tests.warehouse.test_land import result
 from tests.warehouse.test_rollup import bucket
 from warehouse.db import reader, writer
-from warehouse.queries import fleet_overview, series, server_status
+from warehouse.queries import audit_events, fleet_overview, series, server_status
 from warehouse.rollup import RollupSettings, Tier, run
 
 NOW = datetime(2026, 6, 1, 12, 0)
@@ -190,3 +190,82 @@ def test_tiers_with_other_widths_are_read_by_their_names(tmp_path):
     s = series("a", ["load1"], END - timedelta(days=1), END, path, settings=settings, now=END)
     assert (s.tier, s.width_s, len(s.points)) == ("10m", 600, 144)
     assert s.points["count"].sum() == 2880
+
+
+@pytest.fixture(scope="module")
+def audit_db(tmp_path_factory, fleet_db):
+    """The fleet's own events (b went down) and a few more, two at the same instant."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("audit") / "w.duckdb"
+    shutil.copy(fleet_db, path)
+    at = NOW - timedelta(hours=1)
+    rows = [
+        ("t0", "a", "server.rebooted", at, None, "100 s up", "5 s up", None),
+        ("t0", "c", "app.stopped", at, "web", "running", "stopped", "exit 1"),
+        ("t0", "a", "os.changed", at + timedelta(minutes=1), None, "6.1", "6.2", "kernel"),
+        ("t0", "c", "app.started", at + timedelta(minutes=2), "web", "stopped", "running", None),
+        ("t0", "a", "server.down", at - timedelta(days=1), None, "up", "down (timeout)", "t/o"),
+    ]
+    with writer(path) as con:
+        con.executemany(
+            "INSERT INTO audit_events "
+            "(tick_id, server, kind, occurred_at, subject, before, after, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return path
+
+
+def feed(path, **kw) -> list[tuple]:
+    frame = audit_events(path=path, **kw)
+    return list(frame[["server", "kind", "occurred_at"]].itertuples(index=False, name=None))
+
+
+def test_audit_feed_is_newest_first_with_filters(audit_db):
+    everything = audit_events(path=audit_db, limit=100)
+    assert list(everything.columns) == [
+        "event_id",
+        "occurred_at",
+        "server",
+        "kind",
+        "subject",
+        "before",
+        "after",
+        "detail",
+        "total",
+    ]
+    at = NOW - timedelta(hours=1)
+    down_b = NOW - timedelta(seconds=60)  # landed by the fleet's second tick
+    assert feed(audit_db, limit=100) == [
+        ("b", "server.down", down_b),
+        ("c", "app.started", at + timedelta(minutes=2)),
+        ("a", "os.changed", at + timedelta(minutes=1)),
+        ("c", "app.stopped", at),  # same instant as the reboot, inserted after it
+        ("a", "server.rebooted", at),
+        ("a", "server.down", at - timedelta(days=1)),
+    ]
+    assert set(everything["total"]) == {6}
+    b = everything.iloc[0]
+    assert (b["before"], b["after"]) == ("up", "down") and "refused" in b["detail"]
+    assert everything.iloc[1]["subject"] == "web"
+    assert [k for _, k, _ in feed(audit_db, server="a")] == [
+        "os.changed",
+        "server.rebooted",
+        "server.down",
+    ]
+    assert [s for s, _, _ in feed(audit_db, kind="server.down")] == ["b", "a"]
+    only = audit_events(server="a", kind="server.down", path=audit_db)
+    assert len(only) == 1 and only.iloc[0]["total"] == 1 and only.iloc[0]["detail"] == "t/o"
+    assert audit_events(server="nobody", path=audit_db).empty
+
+
+def test_audit_feed_pages_cover_everything_once(audit_db):
+    everything = feed(audit_db, limit=100)
+    pages = [feed(audit_db, limit=4, offset=o) for o in (0, 4, 8)]
+    assert [len(p) for p in pages] == [4, 2, 0]
+    assert pages[0] + pages[1] == everything
+    with pytest.raises(ValueError, match="a page is 1 to 1000 events"):
+        audit_events(limit=0, path=audit_db)
+    with pytest.raises(ValueError, match="a page is 1 to 1000 events"):
+        audit_events(offset=-1, path=audit_db)

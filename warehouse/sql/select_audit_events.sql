@@ -1,9 +1,12 @@
--- The audit feed, newest first, optionally of one server and/or one kind; one
--- page of $limit rows from $offset. total is the number of matching events.
+-- The audit feed, newest first (event_id breaks ties, so pages never overlap),
+-- optionally of one server and/or one kind; one page of $limit rows from
+-- $offset. total is the number of matching events.
 SELECT
+    event_id,
+    occurred_at,
     server,
     kind,
-    occurred_at,
+    subject,
     "before",
     "after",
     detail,
@@ -11,5 +14,5 @@ SELECT
 FROM audit_events
 WHERE ($server::VARCHAR IS NULL OR server = $server)
   AND ($kind::VARCHAR IS NULL OR kind = $kind)
-ORDER BY occurred_at DESC, server, kind
+ORDER BY occurred_at DESC, event_id DESC
 LIMIT $limit OFFSET $offset;
