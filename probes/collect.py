@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 
 from probes import TICK_PROBES
-from probes.errors import HostUnreachable, ProbeFailure
+from probes.errors import CommandTimedOut, HostUnreachable, ProbeFailure
 from probes.inventory import Server
 from probes.registry import ProbeContext, ProbeOptions, assemble, section_specs
 from probes.script import Section, build_command, new_marker, split_output
@@ -118,8 +118,15 @@ def probe_server(
         output_cap_bytes=settings.output_cap_bytes,
     )
     try:
-        remote = transport.run(server, command)
+        try:
+            remote = transport.run(server, command)
+        except CommandTimedOut as timed_out:
+            if not split_output(timed_out.partial.stdout, marker):
+                raise
+            remote = timed_out.partial  # some sections finished before the deadline: keep them
         sections = split_output(remote.stdout, marker)
+        if not sections and remote.cut_short:
+            raise HostUnreachable(server.name, _CUT_SHORT[remote.cut_short], remote.cut_short)
         if not sections:
             raise HostUnreachable(
                 server.name,
@@ -138,6 +145,14 @@ def probe_server(
         wall_ms=remote.wall_ms,
         connections=remote.connections,
         reachable=True,
+        reason=remote.cut_short,
+        error=_CUT_SHORT.get(remote.cut_short),
         facts=facts,
         section_errors=errors,
     )
+
+
+_CUT_SHORT = {
+    "timeout": "partial: the command timed out; the sections that finished were kept",
+    "output-cap": "partial: the output reached MAST_OUTPUT_CAP_BYTES and was cut",
+}

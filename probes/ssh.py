@@ -13,7 +13,13 @@ What this module guarantees:
   raises HostKeyRejected. ``accept-new`` mode records unknown keys on first
   contact (like OpenSSH's StrictHostKeyChecking=accept-new) and still refuses
   changed ones.
-- Connect, banner and auth timeouts and a command timeout are enforced.
+- Connect, banner and auth timeouts and a command timeout are enforced, and
+  what a server may send back is capped: Fabric opens and configures the
+  connection, the command runs on a paramiko channel read by our own loop
+  (Fabric's ``run`` would buffer a flood of output in memory whole).
+- At most ``max_handshakes`` handshakes are in flight at once per Transport:
+  sshd's default ``MaxStartups 10:30:100`` drops connections past 10
+  unauthenticated ones, which a bastion serving many aliases would see.
 - Private keys are read and decrypted once per Transport (once per flow run),
   then handed to paramiko as ``pkey``; ``~/.ssh/config`` (Host aliases, User,
   Port, IdentityFile, ProxyJump) is honoured as Fabric reads it.
@@ -26,6 +32,7 @@ What this module guarantees:
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
@@ -34,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fabric
-import invoke
 import paramiko
 
 from probes.errors import (
@@ -50,6 +56,7 @@ from probes.inventory import Server
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 PASSPHRASE_ENV = "MAST_SSH_KEY_PASSPHRASE"
+STDERR_CAP = 64 * 1024
 
 
 class ConnectionCounter:
@@ -81,6 +88,7 @@ class SshSettings:
     known_hosts: str = DEFAULT_KNOWN_HOSTS
     host_key_policy: str = "strict"  # or "accept-new"
     output_cap_bytes: int = 8 * 1024 * 1024
+    max_handshakes: int = 8  # below sshd's default MaxStartups of 10
     ssh_config: str | None = None  # None: ~/.ssh/config and /etc/ssh/ssh_config
     passphrase: str | None = field(default=None, repr=False)
 
@@ -99,6 +107,7 @@ class SshSettings:
             known_hosts=env.get("MAST_KNOWN_HOSTS") or known_hosts or DEFAULT_KNOWN_HOSTS,
             host_key_policy=env.get("MAST_HOST_KEY_POLICY", cls.host_key_policy),
             output_cap_bytes=int(env.get("MAST_OUTPUT_CAP_BYTES", cls.output_cap_bytes)),
+            max_handshakes=int(env.get("MAST_MAX_HANDSHAKES", cls.max_handshakes)),
             ssh_config=env.get("MAST_SSH_CONFIG"),
             passphrase=env.get(PASSPHRASE_ENV),
         )
@@ -110,9 +119,10 @@ class RemoteResult:
 
     stdout: str
     stderr: str
-    exit_status: int
+    exit_status: int | None  # None when cut short
     wall_ms: float
     connections: int
+    cut_short: str | None = None  # "output-cap" or "timeout": the output is incomplete
 
 
 class KeyRing:
@@ -163,12 +173,15 @@ class Transport:
         self.keys = KeyRing(self.settings.passphrase)
         # Reads ~/.ssh/config (or MAST_SSH_CONFIG) once, for every connection.
         self._config = fabric.Config(runtime_ssh_path=self.settings.ssh_config)
+        self._config_lock = threading.Lock()
+        self._local = threading.local()
         self._known_hosts_path = Path(os.path.expanduser(self.settings.known_hosts))
         self._known = paramiko.HostKeys()
         if self._known_hosts_path.exists():
             self._known.load(str(self._known_hosts_path))
         self._known_lock = threading.Lock()
         self._policy = _HostKeyPolicy(self)
+        self._handshakes = threading.BoundedSemaphore(self.settings.max_handshakes)
 
     # -- host keys --------------------------------------------------------
     def _unknown_host_key(self, hostname: str, key: paramiko.PKey) -> None:
@@ -224,25 +237,46 @@ class Transport:
             return 1 + self._verify_host_keys(hop)
         return 1
 
+    def _thread_config(self) -> fabric.Config:
+        """This thread's copy of the Fabric config.
+
+        invoke's Config is not thread-safe, and Fabric writes into the config of
+        every Connection it builds (``inline_ssh_env``), which re-merges the whole
+        config: shared across a tick's threads, readers saw it empty midway. The
+        base config is only ever cloned, under a lock; each thread keeps its clone.
+        """
+        config = getattr(self._local, "config", None)
+        if config is None:
+            with self._config_lock:
+                config = self._local.config = self._config.clone()
+        return config
+
     # -- running ----------------------------------------------------------
     def connection(self, server: Server) -> tuple[fabric.Connection, int]:
         """A configured, unopened Connection to ``server`` and how many hops it will open."""
-        lookup = self._config.base_ssh_config.lookup(server.host)
-        # A connect_kwargs dict of our own: given none, Fabric would hand out the shared
-        # config's, and every connection's key and settings would be written into it
-        # (and invoke's config re-merges on every write, racing the other threads).
+        config = self._thread_config()
+        lookup = config.base_ssh_config.lookup(server.host)
+        # A connect_kwargs dict of our own: given none, Fabric would hand out the
+        # config's, and every connection's key and settings would be written into it.
         conn = fabric.Connection(
             server.host,
             user=server.user,
             port=server.port,
-            config=self._config,
+            config=config,
             connect_timeout=max(1, round(self.settings.connect_timeout_s)),
             connect_kwargs=self._connect_kwargs(self._identities(server, lookup)),
         )
         return conn, self._verify_host_keys(conn)
 
     def run(self, server: Server, command: str, timeout_s: float | None = None) -> RemoteResult:
-        """Open a connection, run ``command``, close. Raises a ProbeFailure subclass."""
+        """Open a connection, run ``command``, close. Raises a ProbeFailure subclass.
+
+        At most ``max_handshakes`` connections of this Transport are in their
+        handshake at once (sshd's MaxStartups drops the excess), the command is
+        read for at most ``timeout_s`` and ``output_cap_bytes``; a command cut
+        short by the cap returns with ``cut_short="output-cap"``, one cut by the
+        timeout raises CommandTimedOut carrying what arrived (``partial``).
+        """
         timeout_s = timeout_s or self.settings.command_timeout_s
         started = time.perf_counter()
         try:
@@ -252,38 +286,71 @@ class Transport:
         CONNECTIONS.add(hops)
         try:
             try:
-                conn.open()
+                with self._handshakes:
+                    conn.open()
             except Exception as e:  # translated here, at the boundary, and only here
                 raise translate_connect_error(server.name, e) from e
             try:
-                result = conn.run(
-                    command,
-                    hide=True,
-                    warn=True,
-                    in_stream=False,
-                    timeout=timeout_s,
-                    encoding="utf-8",
-                )
-            except invoke.exceptions.CommandTimedOut:
-                raise CommandTimedOut(
-                    server.name, f"command did not finish within {timeout_s:g} s"
-                ) from None
+                stdout, stderr, status, cut_short = self._exec(conn, command, timeout_s)
             except (paramiko.SSHException, OSError, EOFError) as e:
                 raise HostUnreachable(
                     server.name, f"connection lost during the command: {e}", "reset", True
                 ) from e
+            result = RemoteResult(
+                stdout=stdout,
+                stderr=stderr,
+                exit_status=status,
+                wall_ms=(time.perf_counter() - started) * 1000,
+                connections=hops,
+                cut_short=cut_short,
+            )
+            if cut_short == "timeout":
+                timed_out = CommandTimedOut(
+                    server.name, f"command did not finish within {timeout_s:g} s"
+                )
+                timed_out.partial = result
+                raise timed_out
         except ProbeFailure as failure:
             failure.connections = hops
             raise
         finally:
             conn.close()
-        return RemoteResult(
-            stdout=result.stdout,
-            stderr=result.stderr,
-            exit_status=result.exited,
-            wall_ms=(time.perf_counter() - started) * 1000,
-            connections=hops,
-        )
+        return result
+
+    def _exec(
+        self, conn: fabric.Connection, command: str, timeout_s: float
+    ) -> tuple[str, str, int | None, str | None]:
+        """Run ``command`` on an open connection with stdin closed, reading both streams
+        until it exits, the deadline passes or stdout reaches the cap."""
+        deadline = time.monotonic() + timeout_s
+        cap = self.settings.output_cap_bytes
+        channel = conn.client.get_transport().open_session(timeout=self.settings.connect_timeout_s)
+        try:
+            channel.exec_command(command)
+            channel.shutdown_write()
+            out, err = bytearray(), bytearray()
+            cut_short = None
+            while True:
+                if time.monotonic() > deadline:
+                    cut_short = "timeout"
+                    break
+                if channel.recv_ready():
+                    out += channel.recv(65536)
+                    if len(out) > cap:
+                        del out[cap:]
+                        cut_short = "output-cap"
+                        break
+                elif channel.recv_stderr_ready():
+                    data = channel.recv_stderr(65536)
+                    err += data[: max(0, STDERR_CAP - len(err))]
+                elif channel.exit_status_ready() or channel.closed:
+                    break
+                else:
+                    select.select([channel], [], [], 0.05)
+            status = channel.recv_exit_status() if cut_short is None else None
+        finally:
+            channel.close()
+        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status, cut_short
 
 
 class _UnknownHostKey(paramiko.SSHException):
@@ -312,8 +379,14 @@ def translate_connect_error(server: str, e: BaseException) -> ProbeFailure:
         return HostUnreachable(server, "connection refused", "refused")
     if isinstance(e, socket.timeout | TimeoutError):
         return HostUnreachable(server, "connect timed out", "timeout", transient=True)
-    if isinstance(e, paramiko.SSHException) and "banner" in str(e).lower():
-        return HostUnreachable(server, f"no SSH banner: {e}", "banner", transient=True)
+    # A banner that never comes surfaces either as the banner error or, when the
+    # transport thread gives up first, as paramiko's "No existing session".
+    if isinstance(e, paramiko.SSHException) and (
+        "banner" in str(e).lower() or "No existing session" in str(e)
+    ):
+        return HostUnreachable(
+            server, f"the SSH handshake did not complete (no banner): {e}", "banner", transient=True
+        )
     if isinstance(e, ConnectionResetError | EOFError | BrokenPipeError):
         return HostUnreachable(server, f"connection reset: {e}", "reset", transient=True)
     if isinstance(e, OSError):

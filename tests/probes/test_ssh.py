@@ -137,7 +137,21 @@ def test_connections_never_write_into_the_shared_config(fleet, broken_entries):
     conn_a, _ = transport.connection(wrong_key)
     conn_b, _ = transport.connection(good)
     assert conn_a.connect_kwargs["pkey"] != conn_b.connect_kwargs["pkey"]
-    assert dict(transport._config.connect_kwargs) == {}
+    assert dict(conn_b.config.connect_kwargs) == {}
+
+
+def test_threads_never_share_an_invoke_config(fleet):
+    """Fabric writes into the config of every Connection it builds, and invoke then
+    re-merges that config whole: a config shared by a tick's threads was seen empty."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    transport = Transport(SshSettings(known_hosts=str(fleet.known_hosts)))
+    target = server(entry_of(fleet))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        configs = list(pool.map(lambda _: id(transport.connection(target)[0].config), range(4)))
+    same_thread = [transport.connection(target)[0].config for _ in range(2)]
+    assert same_thread[0] is same_thread[1]  # one clone per thread, reused
+    assert id(same_thread[0]) not in configs and len(set(configs)) >= 2
 
 
 def test_many_concurrent_runs_on_one_transport(fleet):
