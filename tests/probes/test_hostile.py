@@ -123,3 +123,36 @@ def test_a_command_timeout_without_any_section_is_unreachable(stuck_fleet):
     server, transport = target(stuck_fleet)
     with pytest.raises(CommandTimedOut):
         probe_server(server, transport, TICK_PROBES)
+
+
+def test_handshakes_are_bounded_below_maxstartups(tmp_path):
+    """48 connections at the same instant to an sshd with the default MaxStartups
+    10:30:100: unbounded, sshd drops some ('banner'); bounded to 8, none."""
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)  # the drops' tracebacks
+    outcomes = {}
+    with LocalFleet(tmp_path, count=1, max_startups="10:30:100") as gateway:
+        server = Server.model_validate(gateway.server_entries()[0])
+        for bound in (64, 8):
+            transport = Transport(
+                SshSettings(known_hosts=str(gateway.known_hosts), max_handshakes=bound)
+            )
+            start = threading.Barrier(48)
+
+            def one(
+                _: int, transport: Transport = transport, start: threading.Barrier = start
+            ) -> str:
+                start.wait()
+                try:
+                    transport.run(server, "true")
+                    return "ok"
+                except HostUnreachable as e:
+                    return e.reason
+
+            with ThreadPoolExecutor(48) as pool:
+                results = list(pool.map(one, range(48)))
+            outcomes[bound] = {r: results.count(r) for r in set(results)}
+    assert outcomes[64].get("banner", 0) > 0, outcomes  # the hazard is real here
+    assert outcomes[8] == {"ok": 48}, outcomes
