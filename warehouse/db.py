@@ -60,7 +60,10 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as e:
             if not is_lock_error(e):
-                raise WarehouseError(f"cannot open the warehouse {path}: {e}") from None
+                raise WarehouseError(
+                    f"cannot open the warehouse {path}: {e}; check that it is a DuckDB file "
+                    "this user may read (and write, for flows), or point MAST_DB elsewhere"
+                ) from None
             if time.monotonic() + delay > deadline:
                 raise WarehouseLocked(
                     f"the warehouse {path} stayed locked by another process for {wait_s:g} s "
@@ -86,7 +89,8 @@ def writer(path: str | os.PathLike[str] | None = None) -> Iterator[duckdb.DuckDB
             path.parent.mkdir(parents=True)
         except OSError as e:
             raise WarehouseError(
-                f"cannot create the directory of the warehouse {path}: {e.strerror}"
+                f"cannot create the directory of the warehouse {path}: {e.strerror}; "
+                "create it, or point MAST_DB at a writable path"
             ) from None
     con = _open(path, read_only=False, wait_s=_lock_wait(30))
     try:
