@@ -28,7 +28,7 @@ def counts(db) -> tuple[int, int, int]:
         )
 
 
-@pytest.mark.parametrize("delay_s", [0.05, 0.3, 0.8])
+@pytest.mark.parametrize("delay_s", [0.05, 0.2, 0.5])
 def test_sigkill_in_the_middle_of_landing_leaves_all_or_nothing(tmp_path, delay_s):
     db = tmp_path / "w.duckdb"
     land_tick("before", utcnow(), SERVERS[:1], [result("a", utcnow(), (10, 5))], db)
@@ -42,7 +42,7 @@ def test_sigkill_in_the_middle_of_landing_leaves_all_or_nothing(tmp_path, delay_
     time.sleep(delay_s)
     child.send_signal(signal.SIGKILL)
     rest = child.communicate()[0]
-    assert child.returncode == -signal.SIGKILL
+    assert child.returncode == -signal.SIGKILL or "landed" in rest
     ticks, runs, latest = counts(db)  # the file opens cleanly after the kill
     if "landed" in rest:  # the kill came too late: the whole tick is there
         assert (ticks, runs, latest) == (2, 1 + BIG, 1 + BIG)
