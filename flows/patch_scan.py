@@ -13,18 +13,23 @@ import argparse
 import dataclasses
 import os
 import sys
-import threading
-import uuid
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.tick import max_parallel
+from flows.fanout import (
+    collect,
+    current_run_id,
+    emit_audit_events,
+    max_parallel,
+    summary,
+    transient,
+    transport_for,
+)
 from probes import PATCH_PROBES
 from probes.collect import ServerResult, probe_server, utcnow
-from probes.errors import InventoryError, ProbeFailure
+from probes.errors import InventoryError
 from probes.inventory import Server, load_inventory
 from probes.registry import ProbeOptions
 from probes.ssh import SshSettings, Transport
@@ -53,52 +58,25 @@ def patch_settings(known_hosts: str | None) -> SshSettings:
     return dataclasses.replace(settings, command_timeout_s=command)
 
 
-# One Transport per flow run (keys decrypted once per run), looked up by run id:
-# a Transport is not a task parameter Prefect can inspect or pickle.
-_TRANSPORTS: dict[str, Transport] = {}
-_TRANSPORTS_LOCK = threading.Lock()
-
-
-def _transport_for(run_id: str, known_hosts: str | None) -> Transport:
-    with _TRANSPORTS_LOCK:
-        if run_id not in _TRANSPORTS:
-            _TRANSPORTS[run_id] = Transport(patch_settings(known_hosts))
-        return _TRANSPORTS[run_id]
-
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only errors a second try can cure (dropped banner, reset)."""
-    try:
-        state.result()
-    except ProbeFailure as e:
-        return e.transient
-    except Exception:  # noqa: BLE001 (anything else is a bug: do not retry it)
-        return False
-    return False
-
-
 @task(
     task_run_name="scan {server.name}",
     retries=2,
     retry_delay_seconds=[1, 3],
     retry_jitter_factor=0.5,
-    retry_condition_fn=_transient,
+    retry_condition_fn=transient,
     cache_policy=NO_CACHE,
 )
 def scan(
     server: Server, run_id: str, known_hosts: str | None, options: ProbeOptions
 ) -> ServerResult:
     """One server, one connection: refresh, list, reboot flag, lists age."""
-    return probe_server(server, _transport_for(run_id, known_hosts), PATCH_PROBES, options)
+    transport = transport_for(run_id, lambda: Transport(patch_settings(known_hosts)))
+    return probe_server(server, transport, PATCH_PROBES, options)
 
 
 @task(cache_policy=NO_CACHE)
 def land(scan_id: str, started_at, servers: list[Server], results: list[ServerResult]) -> dict:
-    landed = land_patch_scan(scan_id, started_at, servers, results)
-    return {
-        **{k: v for k, v in landed.__dict__.items() if k != "events"},
-        "events": [dataclasses.asdict(e) for e in landed.events],
-    }
+    return summary(land_patch_scan(scan_id, started_at, servers, results))
 
 
 @flow(
@@ -114,25 +92,15 @@ def patch_scan(
     logger = get_run_logger()
     inventory = load_inventory()
     selected = inventory.select(servers, tags)
-    run_id = _run_id()
+    run_id = current_run_id()
     options = ProbeOptions(refresh_packages=refresh, refresh_timeout_s=refresh_timeout_s())
     patch_settings(inventory.known_hosts)  # a bad timeout setting fails before any connection
     started_at = utcnow()
-    results = []
-    try:
-        futures = [scan.submit(s, run_id, inventory.known_hosts, options) for s in selected]
-        for server, future in zip(selected, futures, strict=True):
-            try:
-                results.append(future.result())
-            except ProbeFailure as failure:
-                logger.warning(
-                    "%s unreachable (%s): %s", server.name, failure.reason, failure.detail
-                )
-                results.append(ServerResult.down(failure))
-    finally:
-        with _TRANSPORTS_LOCK:
-            _TRANSPORTS.pop(run_id, None)
+    results = collect(
+        run_id, selected, lambda s: scan.submit(s, run_id, inventory.known_hosts, options)
+    )
     landed = land(run_id, started_at, selected, results)
+    emit_audit_events(landed["events"])
     logger.info(
         "patch scan landed: %d/%d servers scanned, %d upgradable packages, %d security",
         landed["reachable"],
@@ -141,12 +109,6 @@ def patch_scan(
         landed["security"],
     )
     return landed
-
-
-def _run_id() -> str:
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or uuid.uuid4())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,55 +8,26 @@ results go to $MAST_DB.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import threading
-import uuid
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.fanout import (
+    collect,
+    current_run_id,
+    emit_audit_events,
+    max_parallel,
+    summary,
+    transient,
+    transport_for,
+)
 from probes.collect import ServerResult, probe_server, utcnow
-from probes.errors import InventoryError, ProbeFailure
+from probes.errors import InventoryError
 from probes.inventory import Server, load_inventory
 from probes.ssh import SshSettings, Transport
 from warehouse.land import land_tick
-
-DEFAULT_MAX_PARALLEL = 32
-
-
-def max_parallel() -> int:
-    """SSH connections opened at once ($MAST_MAX_PARALLEL, default 32)."""
-    return int(os.environ.get("MAST_MAX_PARALLEL", DEFAULT_MAX_PARALLEL))
-
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only errors a second try can cure (dropped banner, reset), never auth or host keys."""
-    try:
-        state.result()
-    except ProbeFailure as e:
-        return e.transient
-    except Exception:  # noqa: BLE001 (anything else is a bug: do not retry it)
-        return False
-    return False
-
-
-# One Transport per flow run, so private keys are decrypted once per run. Tasks
-# look it up by run id instead of receiving it as a parameter: Prefect inspects
-# task parameters (and a distributed runner would pickle them), and a Transport
-# holds decrypted keys and an invoke Config that do not survive either.
-_TRANSPORTS: dict[str, Transport] = {}
-_TRANSPORTS_LOCK = threading.Lock()
-
-
-def transport_for(run_id: str, known_hosts: str | None = None) -> Transport:
-    """The Transport of flow run ``run_id``, made on first use from the MAST_SSH_* settings."""
-    with _TRANSPORTS_LOCK:
-        if run_id not in _TRANSPORTS:
-            _TRANSPORTS[run_id] = Transport(SshSettings.from_env(known_hosts=known_hosts))
-        return _TRANSPORTS[run_id]
 
 
 @task(
@@ -64,18 +35,18 @@ def transport_for(run_id: str, known_hosts: str | None = None) -> Transport:
     retries=2,
     retry_delay_seconds=[1, 3],
     retry_jitter_factor=0.5,
-    retry_condition_fn=_transient,
+    retry_condition_fn=transient,
     cache_policy=NO_CACHE,
 )
 def probe(server: Server, run_id: str, known_hosts: str | None) -> ServerResult:
     """One server, one connection; raises ProbeFailure (a Failed task) when unreachable."""
-    return probe_server(server, transport_for(run_id, known_hosts))
+    settings = SshSettings.from_env(known_hosts=known_hosts)
+    return probe_server(server, transport_for(run_id, lambda: Transport(settings)))
 
 
 @task(cache_policy=NO_CACHE)
 def land(tick_id: str, started_at, servers: list[Server], results: list[ServerResult]) -> dict:
-    landed = land_tick(tick_id, started_at, servers, results)
-    return landed.__dict__
+    return summary(land_tick(tick_id, started_at, servers, results))
 
 
 @flow(
@@ -88,23 +59,11 @@ def tick(servers: list[str] | None = None, tags: list[str] | None = None) -> dic
     logger = get_run_logger()
     inventory = load_inventory()
     selected = inventory.select(servers, tags)
-    run_id = _tick_id()
+    run_id = current_run_id()
     started_at = utcnow()
-    results = []
-    try:
-        futures = [probe.submit(s, run_id, inventory.known_hosts) for s in selected]
-        for server, future in zip(selected, futures, strict=True):
-            try:
-                results.append(future.result())
-            except ProbeFailure as failure:
-                logger.warning(
-                    "%s unreachable (%s): %s", server.name, failure.reason, failure.detail
-                )
-                results.append(ServerResult.down(failure))
-    finally:
-        with _TRANSPORTS_LOCK:
-            _TRANSPORTS.pop(run_id, None)
+    results = collect(run_id, selected, lambda s: probe.submit(s, run_id, inventory.known_hosts))
     landed = land(run_id, started_at, selected, results)
+    emit_audit_events(landed["events"])
     down = [r.server for r in results if not r.reachable]
     logger.info(
         "tick landed: %d servers, %d reachable%s",
@@ -113,12 +72,6 @@ def tick(servers: list[str] | None = None, tags: list[str] | None = None) -> dic
         f", unreachable: {', '.join(down)}" if down else "",
     )
     return landed
-
-
-def _tick_id() -> str:
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or uuid.uuid4())
 
 
 def main(argv: list[str] | None = None) -> int:

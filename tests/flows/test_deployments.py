@@ -21,7 +21,7 @@ from warehouse.db import reader
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT_YAML = yaml.safe_load((REPO / "prefect.yaml").read_text())
-DEPLOYMENTS = {d["name"]: d for d in PREFECT_YAML["deployments"]}
+DEPLOYMENTS = {d["entrypoint"]: d for d in PREFECT_YAML["deployments"]}
 
 
 def load_flow(entrypoint: str):
@@ -32,10 +32,10 @@ def load_flow(entrypoint: str):
     return getattr(module, name)
 
 
-@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
-def test_every_deployment_loads_and_is_well_formed(name):
-    deployment = DEPLOYMENTS[name]
-    flow = load_flow(deployment["entrypoint"])
+@pytest.mark.parametrize("entrypoint", sorted(DEPLOYMENTS))
+def test_every_deployment_loads_and_is_well_formed(entrypoint):
+    deployment = DEPLOYMENTS[entrypoint]
+    flow = load_flow(entrypoint)
     accepted = set(inspect.signature(flow.fn).parameters)
     assert set(deployment.get("parameters") or {}) <= accepted
     assert deployment["work_pool"]["name"] == "mast"
@@ -43,10 +43,14 @@ def test_every_deployment_loads_and_is_well_formed(name):
         assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
 
 
-def test_the_tick_runs_every_30_seconds_without_overlap():
-    tick = DEPLOYMENTS["fleet"]
-    assert tick["entrypoint"] == "flows/tick.py:tick"
-    assert tick["schedules"] == [{"interval": 30}]
+def test_the_schedules_users_rely_on():
+    every = {e: [s["interval"] for s in d.get("schedules", [])] for e, d in DEPLOYMENTS.items()}
+    assert every == {
+        "flows/tick.py:tick": [30],
+        "flows/patch_scan.py:patch_scan": [6 * 3600],
+        "flows/downsample.py:downsample": [300],
+        "bench/flow.py:bench": [],
+    }
 
 
 @pytest.fixture
@@ -189,7 +193,7 @@ def test_two_runs_at_once_end_one_completed_one_cancelled(inventory_env, tmp_pat
     prefect = str(Path(sys.executable).parent / "prefect")
     for command in (
         [prefect, "work-pool", "create", "mast", "--type", "process", "--overwrite"],
-        [prefect, "--no-prompt", "deploy", "--name", "fleet"],
+        [prefect, "--no-prompt", "deploy", "--name", "tick/fleet"],
     ):
         done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -213,3 +217,47 @@ def test_two_runs_at_once_end_one_completed_one_cancelled(inventory_env, tmp_pat
     with reader(inventory_env["MAST_DB"]) as con:
         assert con.execute("SELECT count(*) FROM ticks").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM probe_runs").fetchone() == (2,)
+
+
+async def mast_events(resource_id: str, timeout_s: float = 30) -> list[str]:
+    """The event names the Prefect server stored for ``resource_id`` (it persists them
+    asynchronously, so poll)."""
+    from prefect import get_client
+
+    deadline = time.monotonic() + timeout_s
+    names: list[str] = []
+    async with get_client() as client:
+        while time.monotonic() < deadline:
+            response = await client._client.post(
+                "/events/filter",
+                json={"filter": {"resource": {"id": [resource_id]}, "order": "ASC"}, "limit": 50},
+            )
+            response.raise_for_status()
+            names = [e["event"] for e in response.json()["events"]]
+            if "mast.server.up" in names:
+                return names
+            await asyncio.sleep(1)
+    return names
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_state_changes_become_prefect_events(fleet, inventory_env):
+    from flows.tick import tick
+
+    tick(servers=["closed"])  # first look: down
+    inventory = yaml.safe_load(Path(inventory_env["MAST_INVENTORY"]).read_text())
+    closed = next(s for s in inventory["servers"] if s["name"] == "closed")
+    closed.update(port=fleet.ports[2], identity_file=str(fleet.client_key))  # repaired
+    Path(inventory_env["MAST_INVENTORY"]).write_text(yaml.safe_dump(inventory))
+    landed = tick(servers=["closed"])
+    assert [e["kind"] for e in landed["events"]] == ["server.up"]
+    assert asyncio.run(mast_events("mast.server.closed")) == ["mast.server.down", "mast.server.up"]
+
+
+def test_the_documented_automation_is_valid_for_prefect():
+    from prefect.events.schemas.automations import AutomationCore
+
+    automation = AutomationCore.model_validate(
+        yaml.safe_load((REPO / "docs/automations/server-down.yaml").read_text())
+    )
+    assert automation.trigger.expect == {"mast.server.down"}

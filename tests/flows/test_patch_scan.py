@@ -81,7 +81,7 @@ def test_one_connection_per_server_lists_what_apt_says_and_needs_sudo(fleet, tmp
     assert kinds == (["security-updates.appeared"] * 3 if security else [])
 
     landed = patch_scan(servers=["srv-1"], refresh=False)
-    assert landed["events"] == []  # nothing changed
+    assert landed["events"] == ()  # nothing changed
     assert patch_rows(db)["srv-1"]["refresh"] == "skipped"
     with reader(db) as con:
         flows = con.execute("SELECT flow, count(*) FROM ticks GROUP BY flow").fetchall()

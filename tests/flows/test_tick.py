@@ -133,7 +133,7 @@ def test_the_app_probe_rides_in_the_same_one_connection(fleet, tmp_path, monkeyp
     assert apps["closed"][:3] == ("srv-1", "stopped", False)
     assert apps["api"][0] == "srv-2" and apps["api"][1] in ("unknown", "missing")
     assert apps["web"][0] == "srv-3" and apps["web"][2] is False
-    assert [(e.kind, e.subject) for e in landed["events"]] == [("app.stopped", "closed")] + (
+    assert [(e["kind"], e["subject"]) for e in landed["events"]] == [("app.stopped", "closed")] + (
         [("app.stopped", "web")] if apps["web"][1] == "stopped" else []
     )
     assert [a["handle"] for a in landed["apps"]] == ["ssh.example.test", "closed", "api", "web"]
