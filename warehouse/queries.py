@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,7 +104,10 @@ def series(
     return Series(server, tier.name, width_s, points)
 
 
-def _pick_tier(tiers, span_s: float, max_points: int, holds) -> tuple[Tier, int]:
+def _pick_tier(
+    tiers: Sequence[Tier], span_s: float, max_points: int, holds: Callable[[int | None], bool]
+) -> tuple[Tier, int]:
+    """The finest tier that holds the range and fits; else the coarsest, regrouped to fit."""
     for tier in tiers:
         if holds(tier.retention_s) and math.ceil(span_s / tier.width_s) <= max_points:
             return tier, tier.width_s

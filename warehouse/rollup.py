@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 import duckdb
@@ -112,10 +112,10 @@ def parse_retention(text: str, setting: str) -> int | None:
 
 def format_duration(seconds: int) -> str:
     """The shortest exact spelling: 300 -> ``5m``, 5400 -> ``90m``, 86400 -> ``1d``."""
-    for unit, size in sorted(_UNITS.items(), key=lambda u: -u[1]):
-        if unit != "w" and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    raise AssertionError("every whole number of seconds has a spelling")
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,7 @@ def run(
     settings = settings or RollupSettings.from_env()
     now = now or utcnow()
     with writer(path) as con:
-        tiers = roll_up(con, settings, now)
-        return prune(con, settings, now, tiers)
+        return prune(con, settings, now, roll_up(con, settings, now))
 
 
 def _count(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -159,17 +158,18 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
 def roll_up(
     con: duckdb.DuckDBPyConnection, settings: RollupSettings, now: datetime
 ) -> RollupReport:
-    """Step 1 and 2 of a run, inside the caller's transaction (``run`` opens it)."""
+    """Steps 1 and 2 of a run, inside the caller's transaction (``run`` opens it)."""
     marks = {
         tier: (closed, landed)
         for tier, closed, landed in con.execute(load_sql("rollup_read_watermarks")).fetchall()
     }
     (seen,) = con.execute(load_sql("rollup_landed_until")).fetchone()
     reports = []
-    landed_until = None
     for i, tier in enumerate(settings.tiers):
         closed_from, landed_from = marks.get(tier.name, (None, None))
-        landed_until = seen if seen is not None else landed_from
+        # Never backwards (retention may have deleted the latest landed rows); None:
+        # nothing had landed yet, so whatever lands later is new to this tier.
+        landed_until = max((t for t in (seen, landed_from) if t is not None), default=None)
         (closed_until,) = con.execute(
             load_sql("rollup_closed_until"), {"width_s": tier.width_s, "now": now}
         ).fetchone()
@@ -198,7 +198,7 @@ def roll_up(
             common | {"closed_until": closed_until, "landed_until": landed_until, "now": now},
         )
         reports.append(TierReport(tier.name, closed_until, fresh, late, 0))
-    return RollupReport(now, landed_until, tuple(reports), 0)
+    return RollupReport(now, seen, tuple(reports), 0)
 
 
 def prune(
@@ -220,5 +220,5 @@ def prune(
             pruned = _count(
                 con.execute(load_sql("rollup_prune_tier"), {"tier": tier.name, "before": before})
             )
-        reports.append(TierReport(**{**asdict(report), "pruned": pruned}))
+        reports.append(replace(report, pruned=pruned))
     return RollupReport(rolled.now, rolled.landed_until, tuple(reports), raw_pruned)
