@@ -162,12 +162,12 @@ def run_bench(
     import platform
     from importlib.metadata import version
 
+    from flows.fanout import ssh_settings
     from probes.inventory import load_inventory
-    from probes.ssh import SshSettings
 
     inventory = load_inventory()
     target = inventory.select([server] if server else None)[0]
-    transport = Transport(SshSettings.from_env(known_hosts=inventory.known_hosts))
+    transport = Transport(ssh_settings(inventory.known_hosts))
     rows = measure(
         target, transport, probes_named(probes), n, strategies_for(strategy), on_run=on_run
     )

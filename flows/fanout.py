@@ -27,9 +27,10 @@ from prefect.futures import PrefectFuture
 from probes.collect import ServerResult
 from probes.errors import ProbeFailure
 from probes.inventory import Server
-from probes.ssh import Transport
+from probes.ssh import SshSettings, Transport
 
 DEFAULT_MAX_PARALLEL = 32
+PASSPHRASE_BLOCK_ENV = "MAST_SSH_KEY_PASSPHRASE_BLOCK"
 
 # Audit event kinds whose Prefect event names are part of Mast's contract;
 # every other kind is emitted as mast.<kind>.
@@ -53,6 +54,18 @@ def current_run_id() -> str:
     from prefect.runtime import flow_run
 
     return str(flow_run.id or uuid.uuid4())
+
+
+def ssh_settings(known_hosts: str | None = None) -> SshSettings:
+    """The MAST_SSH_* settings; the key passphrase from $MAST_SSH_KEY_PASSPHRASE or,
+    when unset, from the Prefect Secret block named by $MAST_SSH_KEY_PASSPHRASE_BLOCK."""
+    settings = SshSettings.from_env(known_hosts=known_hosts)
+    block = os.environ.get(PASSPHRASE_BLOCK_ENV)
+    if settings.passphrase is None and block:
+        from prefect.blocks.system import Secret
+
+        settings = dataclasses.replace(settings, passphrase=Secret.load(block).get())
+    return settings
 
 
 def transport_for(run_id: str, make: Callable[[], Transport]) -> Transport:

@@ -23,6 +23,7 @@ from flows.fanout import (
     current_run_id,
     emit_audit_events,
     max_parallel,
+    ssh_settings,
     summary,
     transient,
     transport_for,
@@ -47,7 +48,7 @@ def refresh_timeout_s() -> int:
 def patch_settings(known_hosts: str | None) -> SshSettings:
     """The MAST_SSH_* settings with the scan's own command timeout
     ($MAST_PATCH_COMMAND_TIMEOUT, default: the refresh bound + 120 s)."""
-    settings = SshSettings.from_env(known_hosts=known_hosts)
+    settings = ssh_settings(known_hosts)
     refresh = refresh_timeout_s()
     command = float(os.environ.get("MAST_PATCH_COMMAND_TIMEOUT", refresh + COMMAND_MARGIN_S))
     if command < refresh + 10:

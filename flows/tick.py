@@ -19,6 +19,7 @@ from flows.fanout import (
     current_run_id,
     emit_audit_events,
     max_parallel,
+    ssh_settings,
     summary,
     transient,
     transport_for,
@@ -26,7 +27,7 @@ from flows.fanout import (
 from probes.collect import ServerResult, probe_server, utcnow
 from probes.errors import InventoryError
 from probes.inventory import Server, load_inventory
-from probes.ssh import SshSettings, Transport
+from probes.ssh import Transport
 from warehouse.land import land_tick
 
 
@@ -40,8 +41,8 @@ from warehouse.land import land_tick
 )
 def probe(server: Server, run_id: str, known_hosts: str | None) -> ServerResult:
     """One server, one connection; raises ProbeFailure (a Failed task) when unreachable."""
-    settings = SshSettings.from_env(known_hosts=known_hosts)
-    return probe_server(server, transport_for(run_id, lambda: Transport(settings)))
+    transport = transport_for(run_id, lambda: Transport(ssh_settings(known_hosts)))
+    return probe_server(server, transport)
 
 
 @task(cache_policy=NO_CACHE)
