@@ -131,3 +131,32 @@ def audit_events(
     params = {"server": server, "kind": kind, "limit": limit, "offset": offset}
     with reader(path) as con:
         return con.execute(load_sql("select_audit_events"), params).df()
+
+
+# -- the dashboard's read models (viewer/) ------------------------------------------
+
+
+def release_log_lines(
+    handle: str,
+    after_id: int = 0,
+    limit: int = 1000,
+    path: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """The newest ``limit`` stored log lines of release ``handle`` past ``line_id``
+    ``after_id``, oldest first: line_id, fetch_id, fetched_at, source, logged_at, line."""
+    params = {"handle": handle, "after_id": after_id, "limit": limit}
+    with reader(path) as con:
+        return con.execute(load_sql("select_release_log_lines"), params).df()
+
+
+def release_log_fetches(
+    handle: str | None = None,
+    fetch_id: str | None = None,
+    limit: int = 20,
+    path: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Fetches of release logs (``release_log_fetches``), newest first, of one release
+    and/or the one fetch ``fetch_id``."""
+    params = {"handle": handle, "fetch_id": fetch_id, "limit": limit}
+    with reader(path) as con:
+        return con.execute(load_sql("select_release_log_fetches"), params).df()
