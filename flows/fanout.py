@@ -23,9 +23,10 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from probes.collect import ServerResult
-from probes.errors import ProbeFailure
+from probes.errors import ProbeFailure, ProbeLost
 from probes.inventory import Server
 from probes.ssh import SshSettings, Transport
 
@@ -87,12 +88,64 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+def make_task_runner() -> TaskRunner:
+    """The task runner of the fan-out, from the environment (read when a flow is imported).
+
+    ``MAST_TASK_RUNNER=threads`` (default): a thread pool of MAST_MAX_PARALLEL.
+    ``MAST_TASK_RUNNER=dask``: Prefect's Dask runner (the ``dask`` extra), on the
+    scheduler at ``MAST_DASK_ADDRESS``, or on a local cluster of
+    ``MAST_DASK_WORKERS`` processes (default 2) sharing MAST_MAX_PARALLEL threads.
+    """
+    kind = os.environ.get("MAST_TASK_RUNNER", "threads")
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=max_parallel())
+    if kind != "dask":
+        raise ValueError(f"MAST_TASK_RUNNER={kind!r}: use 'threads' or 'dask'")
+    return dask_task_runner(
+        os.environ.get("MAST_DASK_ADDRESS"), int(os.environ.get("MAST_DASK_WORKERS", 2))
+    )
+
+
+def dask_task_runner(address: str | None = None, workers: int = 2) -> TaskRunner:
+    """Prefect's Dask runner on an existing scheduler, or on a local cluster it starts."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ValueError("the Dask runner needs the dask extra: pip install 'mast[dask]'") from None
+    if address:
+        return DaskTaskRunner(address=address)
+    threads = max(1, max_parallel() // workers)
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": threads, "processes": True}
+    )
+
+
+def share_key_material(transport: Transport, servers: Sequence[Server]) -> None:
+    """On a Dask runner, hand every worker the keys and known_hosts in memory.
+
+    They travel as a worker plugin over Dask's own connections: not as task
+    parameters (which Prefect records) and never to a worker's disk. The thread
+    runner shares this process's Transport and needs nothing.
+    """
+    from prefect.context import FlowRunContext
+
+    runner = FlowRunContext.get().task_runner
+    client = getattr(runner, "client", None)  # only the Dask runner has one
+    if client is None:
+        return
+    from flows.dask_keys import KeyMaterialPlugin
+
+    client.register_plugin(KeyMaterialPlugin(transport.key_material(servers)), name="mast-keys")
+
+
 def collect(
     run_id: str, servers: Sequence[Server], submit: Callable[[Server], PrefectFuture]
 ) -> list[ServerResult]:
     """Submit one task per server, wait for all; a failed server becomes a down result.
 
-    The run's Transport is dropped at the end, with its decrypted keys.
+    A task the runner lost (a Dask worker that died and could not be replaced)
+    is a down result with reason ``runner``. The run's Transport is dropped at
+    the end, with its decrypted keys.
     """
     logger = get_run_logger()
     results = []
@@ -101,7 +154,12 @@ def collect(
         for server, future in zip(servers, futures, strict=True):
             try:
                 results.append(future.result())
-            except ProbeFailure as failure:
+            except Exception as error:  # noqa: BLE001 (each server's outcome, whatever it is)
+                failure = (
+                    error
+                    if isinstance(error, ProbeFailure)
+                    else ProbeLost(server.name, f"{type(error).__name__}: {error}")
+                )
                 logger.warning(
                     "%s unreachable (%s): %s", server.name, failure.reason, failure.detail
                 )

@@ -16,13 +16,13 @@ import sys
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.fanout import (
     collect,
     current_run_id,
     emit_audit_events,
-    max_parallel,
+    make_task_runner,
+    share_key_material,
     ssh_settings,
     summary,
     transient,
@@ -80,11 +80,7 @@ def land(scan_id: str, started_at, servers: list[Server], results: list[ServerRe
     return summary(land_patch_scan(scan_id, started_at, servers, results))
 
 
-@flow(
-    name="patch-scan",
-    task_runner=ThreadPoolTaskRunner(max_workers=max_parallel()),
-    log_prints=False,
-)
+@flow(name="patch-scan", task_runner=make_task_runner(), log_prints=False)
 def patch_scan(
     servers: list[str] | None = None, tags: list[str] | None = None, refresh: bool = True
 ) -> dict:
@@ -95,7 +91,9 @@ def patch_scan(
     selected = inventory.select(servers, tags)
     run_id = current_run_id()
     options = ProbeOptions(refresh_packages=refresh, refresh_timeout_s=refresh_timeout_s())
-    patch_settings(inventory.known_hosts)  # a bad timeout setting fails before any connection
+    # One Transport for the run (a bad timeout setting fails here, before any connection).
+    transport = transport_for(run_id, lambda: Transport(patch_settings(inventory.known_hosts)))
+    share_key_material(transport, selected)
     started_at = utcnow()
     results = collect(
         run_id, selected, lambda s: scan.submit(s, run_id, inventory.known_hosts, options)

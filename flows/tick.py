@@ -12,13 +12,13 @@ import sys
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.fanout import (
     collect,
     current_run_id,
     emit_audit_events,
-    max_parallel,
+    make_task_runner,
+    share_key_material,
     ssh_settings,
     summary,
     transient,
@@ -50,17 +50,18 @@ def land(tick_id: str, started_at, servers: list[Server], results: list[ServerRe
     return summary(land_tick(tick_id, started_at, servers, results))
 
 
-@flow(
-    name="tick",
-    task_runner=ThreadPoolTaskRunner(max_workers=max_parallel()),
-    log_prints=False,
-)
-def tick(servers: list[str] | None = None, tags: list[str] | None = None) -> dict:
-    """Probe the inventory's servers (optionally only ``servers`` / those with all ``tags``)."""
+@flow(name="tick", task_runner=make_task_runner(), log_prints=False)
+def tick(
+    servers: list[str] | None = None, tags: list[str] | None = None, shard: str | None = None
+) -> dict:
+    """Probe the inventory's servers: all, or only ``servers``, those with all ``tags``,
+    and/or those of ``shard`` ("k/n": n deployments with 0/n..n-1/n cover the fleet once)."""
     logger = get_run_logger()
     inventory = load_inventory()
-    selected = inventory.select(servers, tags)
+    selected = inventory.select(servers, tags, shard)
     run_id = current_run_id()
+    transport = transport_for(run_id, lambda: Transport(ssh_settings(inventory.known_hosts)))
+    share_key_material(transport, selected)
     started_at = utcnow()
     results = collect(run_id, selected, lambda s: probe.submit(s, run_id, inventory.known_hosts))
     landed = land(run_id, started_at, selected, results)
@@ -85,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tag", action="append", dest="tags", help="probe only servers with this tag"
     )
+    parser.add_argument("--shard", help="probe only shard k/n of the fleet, e.g. 0/2")
     args = parser.parse_args(argv)
     try:
-        landed = tick(servers=args.servers, tags=args.tags)
+        landed = tick(servers=args.servers, tags=args.tags, shard=args.shard)
     except InventoryError as e:
         print(f"mast: {e}", file=sys.stderr)
         return 2

@@ -36,6 +36,18 @@ class ProbeFailure(MastError):
         self.server = server
         self.detail = detail
 
+    def __reduce__(self):
+        # Pickled by Prefect's states and by distributed runners: keep every field,
+        # although __init__ takes other arguments than Exception.args holds.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> ProbeFailure:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class HostUnreachable(ProbeFailure):
     """The TCP connection or the SSH handshake did not complete."""
@@ -62,6 +74,12 @@ class CommandTimedOut(ProbeFailure):
     """The combined command did not finish within the command timeout."""
 
     reason = "timeout"
+
+
+class ProbeLost(ProbeFailure):
+    """The task runner lost the probe before it reported (e.g. its worker died)."""
+
+    reason = "runner"
 
 
 class KeyLoadError(MastError):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -167,12 +168,16 @@ class Inventory(BaseModel):
         return self
 
     def select(
-        self, names: Iterable[str] | None = None, tags: Iterable[str] | None = None
+        self,
+        names: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        shard: str | None = None,
     ) -> list[Server]:
-        """The servers named (all when None) that carry every tag given.
+        """The servers named (all when None) that carry every tag given, in ``shard``.
 
         Unknown names raise InventoryError listing them, so an on-demand run with
-        a typo fails loudly instead of probing nothing.
+        a typo fails loudly instead of probing nothing. ``shard`` is ``"k/n"``:
+        the servers whose name hashes to k of n (see ``in_shard``).
         """
         chosen = list(self.servers)
         if names:
@@ -188,7 +193,24 @@ class Inventory(BaseModel):
         if tags:
             required = set(tags)
             chosen = [s for s in chosen if required <= set(s.tags)]
+        if shard:
+            k, n = parse_shard(shard)
+            chosen = [s for s in chosen if in_shard(s.name, k, n)]
         return chosen
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """``"k/n"`` -> (k, n), with 0 <= k < n; anything else raises InventoryError."""
+    match = re.fullmatch(r"(\d+)/(\d+)", shard.strip())
+    if not match or not int(match.group(1)) < int(match.group(2)):
+        raise InventoryError(f"shard {shard!r}: write k/n with 0 <= k < n, e.g. 0/2 and 1/2")
+    return int(match.group(1)), int(match.group(2))
+
+
+def in_shard(name: str, k: int, n: int) -> bool:
+    """Whether server ``name`` belongs to shard k of n: a hash of the name that is the
+    same in every process and on every machine (Python's hash() is not)."""
+    return zlib.crc32(name.encode()) % n == k
 
 
 def duplicate_handles(servers: Iterable[Server]) -> list[str]:

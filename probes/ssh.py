@@ -31,12 +31,14 @@ What this module guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import select
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,11 +127,66 @@ class RemoteResult:
     cut_short: str | None = None  # "output-cap" or "timeout": the output is incomplete
 
 
+@dataclass(frozen=True)
+class KeyMaterial:
+    """Private key files and known_hosts files handed to this process in memory.
+
+    A process that probes for another (a distributed runner's worker) gets them
+    this way instead of from its own disk: contents by expanded path, as the
+    files hold them (an encrypted key stays encrypted), and the passphrase.
+    """
+
+    keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    known_hosts: Mapping[str, str] = field(default_factory=dict, repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def read(
+        cls, key_paths: Iterable[str], known_hosts: str, passphrase: str | None
+    ) -> KeyMaterial:
+        """The contents of these files, read now (missing files are left out)."""
+        keys = {}
+        for path in map(os.path.expanduser, key_paths):
+            with contextlib.suppress(OSError):
+                keys[path] = Path(path).read_bytes()
+        hosts_path = os.path.expanduser(known_hosts)
+        hosts = {hosts_path: Path(hosts_path).read_text()} if os.path.exists(hosts_path) else {}
+        return cls(keys, hosts, passphrase)
+
+
+_installed = KeyMaterial()
+
+
+def install_key_material(material: KeyMaterial) -> None:
+    """Use ``material`` instead of the disk for the keys and known_hosts it holds."""
+    global _installed
+    _installed = material
+
+
+def installed_key_material() -> KeyMaterial:
+    return _installed
+
+
+def _load_key(path: str, passphrase: bytes | None) -> paramiko.PKey:
+    data = _installed.keys.get(path)
+    if data is None:
+        return paramiko.PKey.from_path(path, passphrase)
+    errors = []
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(data.decode()), passphrase)
+        except paramiko.PasswordRequiredException:
+            raise
+        except (paramiko.SSHException, ValueError) as e:
+            errors.append(str(e))
+    raise paramiko.SSHException(f"not a private key Mast can read: {'; '.join(errors)}")
+
+
 class KeyRing:
     """Private keys, each read and decrypted once, shared by every connection."""
 
     def __init__(self, passphrase: str | None = None) -> None:
-        self._passphrase = passphrase
+        self._passphrase = passphrase if passphrase is not None else _installed.passphrase
         self._keys: dict[str, paramiko.PKey] = {}
         self._lock = threading.Lock()
         self.decrypts = 0
@@ -139,7 +196,7 @@ class KeyRing:
         with self._lock:
             if path not in self._keys:
                 try:
-                    self._keys[path] = paramiko.PKey.from_path(
+                    self._keys[path] = _load_key(
                         path, self._passphrase.encode() if self._passphrase else None
                     )
                 except (paramiko.PasswordRequiredException, TypeError) as e:
@@ -177,7 +234,13 @@ class Transport:
         self._local = threading.local()
         self._known_hosts_path = Path(os.path.expanduser(self.settings.known_hosts))
         self._known = paramiko.HostKeys()
-        if self._known_hosts_path.exists():
+        shipped = _installed.known_hosts.get(str(self._known_hosts_path))
+        if shipped is not None:
+            for line in shipped.splitlines():
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+                for name in entry.hostnames if entry is not None else ():
+                    self._known.add(name, entry.key.get_name(), entry.key)
+        elif self._known_hosts_path.exists():
             self._known.load(str(self._known_hosts_path))
         self._known_lock = threading.Lock()
         self._policy = _HostKeyPolicy(self)
@@ -236,6 +299,14 @@ class Transport:
             hop.connect_kwargs.update(self._connect_kwargs(self._identities(None, hop.ssh_config)))
             return 1 + self._verify_host_keys(hop)
         return 1
+
+    def key_material(self, servers: Iterable[Server]) -> KeyMaterial:
+        """What another process needs in memory to probe ``servers`` with our settings:
+        their private key files (read, not decrypted), known_hosts and the passphrase."""
+        paths: set[str] = set()
+        for server in servers:
+            paths.update(self._identities(server, self._config.base_ssh_config.lookup(server.host)))
+        return KeyMaterial.read(sorted(paths), self.settings.known_hosts, self.settings.passphrase)
 
     def _thread_config(self) -> fabric.Config:
         """This thread's copy of the Fabric config.

@@ -84,6 +84,7 @@ def test_passphrase_from_a_secret_block_and_nothing_leaks(locked_fleet, tmp_path
     for name in ("prefect.flow_runs", "prefect.task_runs"):  # send INFO logs to the API too
         logger = logging.getLogger(name)
         monkeypatch.setattr(logger, "level", logging.INFO)
+        logger.manager._clear_cache()  # isEnabledFor() answers are cached per logger
     tick_state = tick(return_state=True)
     assert tick_state.result()["reachable"] == 2  # the block's passphrase unlocked the key
     bench_state = bench(n=1, probes=["system"], return_state=True)
