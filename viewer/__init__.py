@@ -1,1 +1,5 @@
-"""The Streamlit fleet dashboard (to come): pages that only arrange cached read-model results."""
+"""The Streamlit fleet dashboard: pages that only arrange cached read-model results.
+
+``streamlit run viewer/app.py`` (app.py is the st.navigation entry point);
+``cached.py`` holds every query the pages run, ``views/`` one module per page.
+"""

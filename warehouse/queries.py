@@ -136,6 +136,67 @@ def audit_events(
 # -- the dashboard's read models (viewer/) ------------------------------------------
 
 
+def fleet_table(
+    text: str | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+    server: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    now: datetime | None = None,
+    stale_after: float | None = None,
+) -> pd.DataFrame:
+    """The fleet overview's rows (status, figures, host, port, tags, OS) with the latest
+    patch scan's ``upgradable_count``, ``security_count`` and ``reboot_required``, by name;
+    only the servers matching every filter given: ``text`` (a case-insensitive substring of
+    the name, host, OS or a tag), ``tag``, ``status`` (up, down, stale), ``server``."""
+    params = {
+        "now": now or utcnow(),
+        "stale_after_s": stale_after_s() if stale_after is None else stale_after,
+        "text": text or None,
+        "tag": tag or None,
+        "status": status or None,
+        "server": server or None,
+    }
+    with reader(path) as con:
+        return con.execute(load_sql("select_fleet_table"), params).df()
+
+
+def fleet_stats(
+    path: str | os.PathLike[str] | None = None,
+    now: datetime | None = None,
+    stale_after: float | None = None,
+) -> dict:
+    """The fleet's figures: ``servers``, ``up``, ``down``, ``stale``, ``pending_updates``,
+    ``security_updates``, ``servers_with_security_updates``, ``reboots_required`` and
+    ``latest_check`` (None on an empty warehouse)."""
+    params = {
+        "now": now or utcnow(),
+        "stale_after_s": stale_after_s() if stale_after is None else stale_after,
+    }
+    with reader(path) as con:
+        cur = con.execute(load_sql("select_fleet_stats"), params)
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, cur.fetchone(), strict=True))
+
+
+def fleet_tags(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """Every tag a server of the fleet carries, sorted."""
+    with reader(path) as con:
+        return [tag for (tag,) in con.execute(load_sql("select_fleet_tags")).fetchall()]
+
+
+def audit_kinds(path: str | os.PathLike[str] | None = None) -> dict[str, int]:
+    """{kind: events} of the audit feed, by kind."""
+    with reader(path) as con:
+        return dict(con.execute(load_sql("select_audit_kinds")).fetchall())
+
+
+def bench_history(limit: int = 1000, path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Rows of ``bench_runs`` (one per bench run, probe and strategy), newest run first."""
+    with reader(path) as con:
+        return con.execute(load_sql("select_bench_history"), {"limit": limit}).df()
+
+
 def release_log_lines(
     handle: str,
     after_id: int = 0,
