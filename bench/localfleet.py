@@ -176,6 +176,18 @@ class LocalFleet:
         if getattr(self, "auth_dir", None):
             shutil.rmtree(self.auth_dir, ignore_errors=True)
 
+    def rekey(self) -> None:
+        """Give every server a new host key, as a rebuilt (or impersonated) host has:
+        the sshd processes restart on the same ports; known_hosts is left as it was."""
+        for sshd in self.sshds:
+            sshd.stop()
+        for path in (self.host_key, self.host_key.with_suffix(".pub")):
+            path.unlink()
+        keygen(self.host_key, comment="mast-fleet-host-rekeyed")
+        for sshd in self.sshds:
+            sshd.start()
+        self._wait_ready(15.0)
+
     def __enter__(self) -> LocalFleet:
         return self.start()
 
