@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import threading
@@ -168,6 +169,17 @@ def collect(
         with _TRANSPORTS_LOCK:
             _TRANSPORTS.pop(run_id, None)
     return results
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The command line's --server and --tag, shared by ``python -m flows.tick`` and
+    ``python -m flows.patch_scan`` (``verb``: what the flow does to a server)."""
+    parser.add_argument(
+        "--server", action="append", dest="servers", help=f"{verb} only this server (repeatable)"
+    )
+    parser.add_argument(
+        "--tag", action="append", dest="tags", help=f"{verb} only servers with this tag"
+    )
 
 
 def summary(landed: object) -> dict:

@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.fanout import (
+    add_selection_arguments,
     collect,
     current_run_id,
     emit_audit_events,
@@ -114,12 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m flows.patch_scan", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--server", action="append", dest="servers", help="scan only this server (repeatable)"
-    )
-    parser.add_argument(
-        "--tag", action="append", dest="tags", help="scan only servers with this tag"
-    )
+    add_selection_arguments(parser, "scan")
     parser.add_argument(
         "--no-refresh",
         dest="refresh",

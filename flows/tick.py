@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.fanout import (
+    add_selection_arguments,
     collect,
     current_run_id,
     emit_audit_events,
@@ -80,12 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m flows.tick", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--server", action="append", dest="servers", help="probe only this server (repeatable)"
-    )
-    parser.add_argument(
-        "--tag", action="append", dest="tags", help="probe only servers with this tag"
-    )
+    add_selection_arguments(parser, "probe")
     parser.add_argument("--shard", help="probe only shard k/n of the fleet, e.g. 0/2")
     args = parser.parse_args(argv)
     try:
