@@ -7,7 +7,8 @@ opener fails at once with "Could not set lock". So every Mast process:
 - keeps connections short: open, do one unit of work, close;
 - writes a whole tick (or rollup step) in ONE transaction, so a crash leaves
   either all of it or none;
-- retries the open on the lock error, with jittered backoff, for a bounded
+- retries the open on the lock error, with jittered backoff capped at 0.1 s
+  (the lock has no queue: whoever looks least often starves), for a bounded
   time (``MAST_DB_LOCK_WAIT``, default 30 s for writers, 10 s for readers),
   then raises WarehouseLocked naming the file.
 
@@ -70,7 +71,10 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
                     f"({e}); retry later or raise MAST_DB_LOCK_WAIT"
                 ) from None
         time.sleep(delay * random.uniform(0.5, 1.5))
-        delay = min(delay * 2, 0.5)
+        # A short cap for everyone: the lock has no queue, so whoever looks least
+        # often starves (the soak test starved writers at a 0.5 s cap, and readers
+        # when only writers looked every 50 ms).
+        delay = min(delay * 2, 0.1)
 
 
 def _lock_wait(default: float) -> float:

@@ -21,6 +21,7 @@ The loops also end after LIMIT_S, so a stuck role cannot hang the test.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -33,10 +34,11 @@ from tests.warehouse.test_land import result
 SERVERS = [Server(name=f"srv-{i}", host=f"10.0.0.{i}") for i in range(1, 6)]
 METRICS = ["cpu_pct", "mem_used_pct", "load1", "disk_used_pct"]
 RANGES = [timedelta(hours=1), timedelta(days=3), timedelta(days=60)]  # raw, 5m, 1h
-TICKS = 12
+# A soak (test_soak_of_two_writers_and_readers) raises these through the environment.
+TICKS = int(os.environ.get("MAST_SOAK_TICKS", 12))
 SPEED = 100
 START = datetime(2026, 3, 2, 9, 58)  # sample time at EPOCH
-LIMIT_S = 60.0
+LIMIT_S = float(os.environ.get("MAST_SOAK_LIMIT_S", 60.0))
 
 
 def sample_time(epoch: float) -> datetime:

@@ -9,11 +9,14 @@ and every landed sample is in the warehouse and in every tier exactly once.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from warehouse.db import reader, writer
 from warehouse.rollup import RollupSettings, Tier, run
@@ -21,7 +24,9 @@ from warehouse.rollup import RollupSettings, Tier, run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(role: str, db: Path, epoch: float, stop: Path) -> subprocess.Popen:
+def start(
+    role: str, db: Path, epoch: float, stop: Path, env: dict | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.warehouse.concurrency_roles", role, str(db), str(epoch)]
         + [str(stop)],
@@ -29,12 +34,13 @@ def start(role: str, db: Path, epoch: float, stop: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
-def finish(proc: subprocess.Popen, role: str) -> dict:
+def finish(proc: subprocess.Popen, role: str, timeout_s: float = 90) -> dict:
     try:
-        out, err = proc.communicate(timeout=90)
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
@@ -98,3 +104,29 @@ def test_writer_rollup_and_reader_processes_at_once(tmp_path):
     assert set(totals) == {"5m", "1h", "1d"}
     for n, total in totals.values():
         assert n == raw[0] and abs(total - raw[1]) < 1e-6 * max(1.0, abs(raw[1]))
+
+
+@pytest.mark.slow
+def test_soak_of_two_writers_and_readers(tmp_path):
+    """Issue 8's longer soak: a tick writer and the rollup (two writers) and two readers,
+    for about a minute of writing (200 ticks of 300 ms; every loop also ends by itself)."""
+    db = tmp_path / "w.duckdb"
+    with writer(db):
+        pass
+    env = {"MAST_SOAK_TICKS": "200", "MAST_SOAK_LIMIT_S": "240"}
+    epoch, stop = time.time(), tmp_path / "stop"
+    rollup = start("rollup", db, epoch, stop, env)
+    assert rollup.stdout.readline().strip() == "ready"
+    readers = [start("reader", db, epoch, stop, env) for _ in range(2)]
+    wrote = finish(start("writer", db, epoch, stop, env), "writer", timeout_s=300)
+    stop.touch()
+    rolled = finish(rollup, "rollup", timeout_s=120)
+    seen = [finish(r, "reader", timeout_s=120) for r in readers]
+
+    assert all(s["errors"] == [] and min(s["reads"]) >= 1 for s in seen), seen
+    assert rolled["runs"] >= 10, rolled
+    with reader(db) as con:
+        (ticks,) = con.execute("SELECT count(*) FROM ticks").fetchone()
+        (samples,) = con.execute("SELECT count(*) FROM metric_samples").fetchone()
+    assert ticks == wrote["ticks"] + wrote["late_ticks"] == 250
+    assert samples == wrote["samples"]  # retention deleted nothing: none is two days old
