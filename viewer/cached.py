@@ -143,8 +143,11 @@ def history(db: str, server: str, range_key: str) -> History:
         return History(found.tier, found.width_s, 0, {})
     points["at"] = points["ts"].dt.strftime("%Y-%m-%d %H:%M:%S UTC")
     most = int(points.groupby("metric").size().max())
+    span_s = RANGES[range_key].total_seconds()
     specs = {
-        m: charts.metric_spec(points, m) for m in CHART_METRICS if (points["metric"] == m).any()
+        m: charts.metric_spec(points, m, span_s)
+        for m in CHART_METRICS
+        if (points["metric"] == m).any()
     }
     return History(found.tier, found.width_s, most, specs)
 

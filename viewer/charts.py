@@ -32,16 +32,20 @@ def _epoch_ms(times: pd.Series) -> pd.Series:
     return (times.astype("datetime64[ms]").astype("int64")).astype("int64")
 
 
-def _time_axis(title: str) -> alt.X:
-    return alt.X("t:T", title=title, scale=alt.Scale(type="utc"), axis=alt.Axis(labelAngle=0))
+def _time_axis(title: str, fmt: str = "%b %d") -> alt.X:
+    # An expression, not format/formatType: Streamlit's chart theme overrides those.
+    axis = alt.Axis(labelAngle=0, labelExpr=f"utcFormat(datum.value, '{fmt}')")
+    return alt.X("t:T", title=title, scale=alt.Scale(type="utc"), axis=axis)
 
 
-def metric_spec(points: pd.DataFrame, metric: str) -> dict:
-    """One metric of a series: the bucket averages as a line over the min-max band."""
+def metric_spec(points: pd.DataFrame, metric: str, span_s: float) -> dict:
+    """One metric of a series over ``span_s`` seconds: the bucket averages as a line over
+    the min-max band; hours and minutes on the time axis up to two days, dates beyond."""
     data = points.loc[points["metric"] == metric, ["ts", "at", "avg", "min", "max", "count"]]
     data = data.assign(t=_epoch_ms(data["ts"])).drop(columns="ts")
     unit = METRICS[metric].unit
-    base = alt.Chart(data).encode(x=_time_axis("time (UTC)"))
+    fmt = "%H:%M" if span_s <= 2 * 86400 else "%b %d"
+    base = alt.Chart(data).encode(x=_time_axis("time (UTC)", fmt))
     band = base.mark_area(opacity=0.2).encode(
         y=alt.Y("min:Q", title=metric_title(metric), scale=alt.Scale(zero=True)), y2="max:Q"
     )

@@ -94,10 +94,12 @@ def test_the_server_page_shows_the_chosen_server(open_page):
     no_errors(at)
     assert at.title[0].value == "web-2"
     shown = metrics(at)
-    assert shown["OS"] == "Debian GNU/Linux 12 (bookworm)" and shown["CPUs"] == "4"
+    assert (
+        "| Debian GNU/Linux 12 (bookworm) | 6.1.0-18-amd64 | 4 | 3.8 GiB |" in at.markdown[1].value
+    )
     assert shown["CPU busy (%)"] == "50.0" and shown["Memory used (%)"] == "50.0"
     assert shown["Disk used (%)"] == "60.0" and shown["Load (1 min)"] == "1.50"
-    assert "0** updates" in at.markdown[1].value  # web-2's patch scan found nothing
+    assert "0** updates" in at.markdown[2].value  # web-2's patch scan found nothing
 
 
 def test_charts_carry_the_metric_labels_and_the_range_picks_the_tier(open_page):

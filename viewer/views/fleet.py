@@ -22,16 +22,15 @@ DEFAULT_REFRESH_S = 15.0
 COLUMNS = [
     "page",
     "status",
-    "os_name",
     "cpu_pct",
     "mem_used_pct",
     "disk_used_pct",
     "load1",
-    "last_ok_at",
-    "checked_at",
     "upgradable_count",
     "security_count",
     "reboot_required",
+    "last_ok_at",
+    "os_name",
     "tags",
     "reason",
 ]
@@ -64,9 +63,6 @@ def column_config() -> dict:
         ),
         "last_ok_at": st.column_config.DatetimeColumn(
             "Last seen (UTC)", format="YYYY-MM-DD HH:mm:ss", help="The latest check that answered"
-        ),
-        "checked_at": st.column_config.DatetimeColumn(
-            "Last check (UTC)", format="YYYY-MM-DD HH:mm:ss"
         ),
         "upgradable_count": st.column_config.NumberColumn(
             "Updates", help="Pending package updates (latest patch scan)"

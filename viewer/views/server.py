@@ -36,13 +36,13 @@ def header(d: dict) -> None:
 
 
 def facts(d: dict) -> None:
-    os_, kernel, cpus, memory, swap, uptime = st.columns(6)
-    os_.metric("OS", d["os_name"] or "unknown")
-    kernel.metric("Kernel", d["kernel"] or "unknown")
-    cpus.metric("CPUs", d["ncpu"] if d["ncpu"] is not None else "n/a")
-    memory.metric("Memory", ui.size(d["mem_total_bytes"]))
-    swap.metric("Swap", ui.size(d["swap_total_bytes"]))
-    uptime.metric("Uptime", ui.duration(d["uptime_s"]))
+    cpus = d["ncpu"] if d["ncpu"] is not None else "n/a"
+    st.markdown(
+        "| OS | Kernel | CPUs | Memory | Swap | Uptime |\n|---|---|---|---|---|---|\n"
+        f"| {d['os_name'] or 'unknown'} | {d['kernel'] or 'unknown'} | {cpus} "
+        f"| {ui.size(d['mem_total_bytes'])} | {ui.size(d['swap_total_bytes'])} "
+        f"| {ui.duration(d['uptime_s'])} |"
+    )
 
 
 def figures(d: dict) -> None:
@@ -66,7 +66,7 @@ def history(db: str, server: str) -> None:
         bind="query-params",
         label_visibility="collapsed",
     )
-    found = cached.history(db, server, range_key)
+    found = cached.history(db, server, range_key)  # charts built once per result
     if not found.specs:
         st.info(f"No samples of {server} in the last {range_key}.", icon=":material/timeline:")
         return
