@@ -156,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     with contextlib.ExitStack() as stack:
-        if not os.environ.get("PREFECT_API_URL"):
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
             # One local Prefect server for the whole bench, that Dask workers (other
-            # processes) reach too; ephemeral mode would start one per process.
+            # processes) reach too; ephemeral mode would start one per process. Ask
+            # the setting, not the variable: prefect_test_harness sets it in-process,
+            # and SubprocessASGIServer() would be the harness's own server, stopped here.
             from prefect.server.api.server import SubprocessASGIServer
 
             server = SubprocessASGIServer()

@@ -50,6 +50,7 @@ def test_the_schedules_users_rely_on():
         "flows/patch_scan.py:patch_scan": [6 * 3600],
         "flows/downsample.py:downsample": [300],
         "bench/flow.py:bench": [],
+        "flows/release_logs.py:release_logs": [],
     }
 
 
