@@ -3,9 +3,10 @@
 Deep link: ``release?release=HANDLE``. "Fetch" starts the release-logs flow
 (viewer/logfetch.py: a Prefect deployment run, or a child process without a
 Prefect API); the log view, a fragment, then polls until that fetch has
-landed. The view keeps the lines it has shown in the session and reads only
-the lines past the last one it saw, so each fetch appends one block of new
-lines; no rerun reads or rebuilds the lines already shown.
+landed. The view keeps the blocks of lines it has shown in the session and,
+once per new fetch, reads only the lines past the last one it saw: a fetch
+appends one block (an element of its own) below the others, and no rerun
+reads the lines already shown again.
 """
 
 from __future__ import annotations
