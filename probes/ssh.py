@@ -17,7 +17,7 @@ What this module guarantees:
   what a server may send back is capped: Fabric opens and configures the
   connection, the command runs on a paramiko channel read by our own loop
   (Fabric's ``run`` would buffer a flood of output in memory whole).
-- At most ``max_handshakes`` handshakes are in flight at once per Transport:
+- At most ``max_handshakes`` (5) handshakes are in flight at once per Transport:
   sshd's default ``MaxStartups 10:30:100`` drops connections past 10
   unauthenticated ones, which a bastion serving many aliases would see.
 - Private keys are read and decrypted once per Transport (once per flow run),
@@ -90,7 +90,9 @@ class SshSettings:
     known_hosts: str = DEFAULT_KNOWN_HOSTS
     host_key_policy: str = "strict"  # or "accept-new"
     output_cap_bytes: int = 8 * 1024 * 1024
-    max_handshakes: int = 8  # below sshd's default MaxStartups of 10
+    # Half sshd's default MaxStartups of 10: sshd frees a slot only when its child has
+    # reported the login, a moment after the client is done, longer on a busy host.
+    max_handshakes: int = 5
     ssh_config: str | None = None  # None: ~/.ssh/config and /etc/ssh/ssh_config
     passphrase: str | None = field(default=None, repr=False)
 
@@ -414,11 +416,18 @@ class Transport:
                 elif channel.recv_stderr_ready():
                     data = channel.recv_stderr(65536)
                     err += data[: max(0, STDERR_CAP - len(err))]
-                elif channel.exit_status_ready() or channel.closed:
-                    break
+                elif channel.eof_received or channel.closed:
+                    break  # all output has arrived (the exit status may come before it)
                 else:
                     select.select([channel], [], [], 0.05)
-            status = channel.recv_exit_status() if cut_short is None else None
+            status = None
+            while cut_short is None and status is None:
+                if channel.exit_status_ready():
+                    status = channel.recv_exit_status()
+                elif channel.closed or time.monotonic() > deadline:
+                    break  # closed without an exit status (e.g. killed by a signal)
+                else:
+                    time.sleep(0.01)
         finally:
             channel.close()
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status, cut_short

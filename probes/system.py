@@ -202,7 +202,7 @@ def parse_uptime(text: str) -> float:
 
 
 def parse_nproc(text: str) -> int:
-    """``nproc``: the number of online CPUs, e.g. ``8``."""
+    """``getconf _NPROCESSORS_ONLN``: the number of online CPUs, e.g. ``8``."""
     try:
         n = int(text.strip())
     except ValueError:
@@ -294,7 +294,8 @@ SECTIONS: Mapping[str, SectionSpec] = {
     "meminfo": SectionSpec("cat /proc/meminfo", parse_meminfo),
     "loadavg": SectionSpec("cat /proc/loadavg", parse_loadavg),
     "uptime": SectionSpec("cat /proc/uptime", parse_uptime),
-    "nproc": SectionSpec("nproc 2>/dev/null || getconf _NPROCESSORS_ONLN", parse_nproc),
+    # The machine's online CPUs; plain nproc would report the login's CPU affinity.
+    "nproc": SectionSpec("getconf _NPROCESSORS_ONLN 2>/dev/null || nproc --all", parse_nproc),
     "df": SectionSpec("timeout 10 df -P -l -k", parse_df),
     "df_inodes": SectionSpec("timeout 10 df -P -l -i", parse_df_inodes),
 }

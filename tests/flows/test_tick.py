@@ -44,7 +44,12 @@ def local_facts() -> dict:
         for line in Path("/etc/os-release").read_text().splitlines()
         if line.startswith("PRETTY_NAME=")
     )
-    nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
+    # Online CPUs, as the probe reads them (not this process's CPU affinity).
+    nproc = int(
+        subprocess.run(
+            ["getconf", "_NPROCESSORS_ONLN"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     return {"ncpu": nproc, "mem_total_bytes": mem_total, "os_name": pretty}
 
 
