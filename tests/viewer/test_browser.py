@@ -86,7 +86,10 @@ def served(seeded, tmp_path):
 
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "viewer-screenshots"
+    """$MAST_SCREENSHOTS, else viewer-screenshots under pytest's base temp directory
+    (pytest keeps only the last three of those)."""
+    chosen = os.environ.get("MAST_SCREENSHOTS")
+    return Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "viewer-screenshots"
 
 
 def column(page, col: int) -> list[str]:
