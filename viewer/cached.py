@@ -28,7 +28,7 @@ import streamlit as st
 
 from probes.collect import utcnow
 from viewer import charts
-from warehouse import queries, queries_patches
+from warehouse import queries
 
 LIVE_TTL_S = 10  # latest status, apps, events: a tick lands every 30 s
 HISTORY_TTL_S = 30  # metric series
@@ -156,7 +156,7 @@ def history(db: str, server: str, range_key: str) -> History:
 def patch_status(db: str, server: str) -> dict | None:
     """The server's latest patch scan (``patch_status``), or None before its first."""
     _ran("patch_status")
-    found = [r for r in records(queries_patches.patch_overview(db)) if r["server"] == server]
+    found = [r for r in records(queries.patch_overview(db)) if r["server"] == server]
     return found[0] if found else None
 
 
@@ -164,7 +164,7 @@ def patch_status(db: str, server: str) -> dict | None:
 def upgradable(db: str, server: str) -> pd.DataFrame:
     """The server's upgradable packages, security updates first."""
     _ran("upgradable")
-    return queries_patches.upgradable_packages(server=server, path=db)
+    return queries.upgradable_packages(server=server, path=db)
 
 
 # -- releases -----------------------------------------------------------------------
@@ -175,7 +175,7 @@ def apps(db: str, server: str | None = None) -> pd.DataFrame:
     """``app_status`` rows (one per release), of one server or all; ``page`` links each
     release's page."""
     _ran("apps")
-    rows = queries_patches.app_status(server=server, path=db)
+    rows = queries.app_status(server=server, path=db)
     rows["page"] = [release_url(handle) for handle in rows["handle"]]
     return rows
 

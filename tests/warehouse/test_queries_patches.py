@@ -9,7 +9,7 @@ from probes.registry import ProbeContext
 from probes.script import Section
 from tests.warehouse.test_audit import SERVER, up
 from warehouse.land import land_patch_scan, land_tick
-from warehouse.queries_patches import app_status, patch_overview, upgradable_packages
+from warehouse.queries import app_status, patch_overview, upgradable_packages
 
 
 def scan(name: str, apt: str, at) -> ServerResult:
