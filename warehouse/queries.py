@@ -41,14 +41,11 @@ def fleet_overview(
 ) -> pd.DataFrame:
     """One row per server, by name: ``status`` (``up``, ``down``, or ``stale`` when the
     latest check is older than ``stale_after`` seconds), the check's time and error,
-    ``staleness_s``, and the current CPU, memory, swap, disk and load figures (those
-    of the latest successful check, ``last_ok_at``)."""
-    params = {
-        "now": now or utcnow(),
-        "stale_after_s": stale_after_s() if stale_after is None else stale_after,
-    }
-    with reader(path) as con:
-        return con.execute(load_sql("select_fleet_overview"), params).df()
+    ``staleness_s``, the current CPU, memory, swap, disk and load figures (those of the
+    latest successful check, ``last_ok_at``), and the latest patch scan's
+    ``upgradable_count``, ``security_count`` and ``reboot_required``: ``fleet_table``
+    without filters."""
+    return fleet_table(path=path, now=now, stale_after=stale_after)
 
 
 @dataclass(frozen=True)
@@ -145,9 +142,8 @@ def fleet_table(
     now: datetime | None = None,
     stale_after: float | None = None,
 ) -> pd.DataFrame:
-    """The fleet overview's rows (status, figures, host, port, tags, OS) with the latest
-    patch scan's ``upgradable_count``, ``security_count`` and ``reboot_required``, by name;
-    only the servers matching every filter given: ``text`` (a case-insensitive substring of
+    """The fleet overview (see ``fleet_overview``), by name; only the servers matching
+    every filter given: ``text`` (a case-insensitive substring of
     the name, host, OS or a tag), ``tag``, ``status`` (up, down, stale), ``server``."""
     params = {
         "now": now or utcnow(),

@@ -48,6 +48,8 @@ def test_fleet_overview_has_one_row_per_server_with_status_and_staleness(fleet_d
     assert a["mem_used_pct"] == pytest.approx(75.0) and a["disk_used_pct"] == pytest.approx(25.0)
     assert (a["load1"], a["load5"], a["load15"], a["ncpu"]) == (0.5, 0.4, 0.3, 4)
     assert (a["host"], list(a["tags"])) == ("10.0.0.1", ["web"])
+    # Pending and security updates come with it (no patch scan has run here).
+    assert {"upgradable_count", "security_count", "reboot_required"} <= set(a)
     # b did not answer: the reason, and the figures of its last good check.
     assert (b["reachable"], b["reason"], b["error"]) == (False, "refused", "connection refused")
     assert b["last_ok_at"] == NOW - timedelta(minutes=10) and b["mem_used_pct"] == 75.0

@@ -1,6 +1,7 @@
--- The fleet table of the dashboard: one row per server, by name, as in
--- select_fleet_overview.sql (status up/down, or stale when the latest check is
--- older than $stale_after_s at $now), with the latest patch scan's counts.
+-- The fleet overview (and the dashboard's fleet table): one row per server, by
+-- name: status up/down, or stale when the latest check is older than
+-- $stale_after_s at $now; the figures of the latest successful check; the latest
+-- patch scan's counts.
 -- Optional filters (NULL: all): $server (exactly one), $status, $tag (one of the
 -- server's tags), $text (a case-insensitive substring of the name, host, OS or tags).
 WITH fleet AS (
@@ -18,6 +19,8 @@ WITH fleet AS (
         l.checked_at,
         l.last_ok_at,
         date_diff('millisecond', l.checked_at, $now::TIMESTAMP) / 1000.0 AS staleness_s,
+        date_diff('millisecond', l.checked_at, $now::TIMESTAMP) / 1000.0
+            > $stale_after_s AS stale,
         s.host,
         s.port,
         s.login_user,
