@@ -14,4 +14,3 @@ from probes import apps, packages, system
 
 TICK_PROBES = (system, apps)
 PATCH_PROBES = (packages,)
-PROBES = TICK_PROBES  # the skeleton's name for the tick's probes
